@@ -1,0 +1,2350 @@
+/*
+ * routing.c: the ACD engine (see routing.h for the contract and
+ * docs/ROUTING.md for the model).
+ *
+ * Two indexes make every decision O(log n) instead of a scan:
+ *
+ *  - Free agents: each queue keeps, per channel, a heap of the member agents
+ *    that could take new work on that channel right now, ordered by the
+ *    queue's strategy key (idle-since, load, skill score, last offer). A
+ *    task looks at the heads of its queue (and of queues added by overflow
+ *    steps), skipping agents that lack a skill, best-first.
+ *
+ *  - Waiting tasks: tasks with identical eligibility (queue, channel,
+ *    priority, effective skill requirements, language, overflow stage) form
+ *    a group, a heap ordered by arrival. Within one queue every group ages at
+ *    the same rate (one priority point per service-level target), so
+ *    effective priority order between group heads never changes with time:
+ *    each queue keeps its non-empty groups in a heap keyed by
+ *    arrival - priority * SL. A free agent looks at the best eligible group
+ *    head of each of its queues and compares those few heads by effective
+ *    priority at `now` (one arbitration across all its queues).
+ *
+ * The engine keeps the invariant "no waiting task has a free eligible agent"
+ * after every public call: whatever frees an agent runs that agent's
+ * arbitration; whatever makes a task wait again routes it.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routing/routing.h"
+#include "routing/routing_int.h"
+
+#define MAXR (2 * ROUTING_MAX_REQS) /* queue skills + task's own */
+#define TK_TASK 1
+#define TK_OFFER 2
+#define NOW_UNSET INT64_MIN
+
+struct queue;
+struct agent;
+struct group;
+struct task;
+
+struct offer {
+	uint64_t id;
+	uint32_t version;
+	uint32_t tpos; /* timer heap */
+	struct task *t;
+	struct agent *a;
+	int64_t expires;
+	struct offer *tnext;         /* task's offers */
+	struct offer *aprev, *anext; /* agent's offers */
+};
+
+struct task {
+	uint64_t id;
+	struct queue *q;
+	uint8_t chan, state, n_reqs, n_xreqs, stage, sticky;
+	int16_t lang;
+	int prio;
+	struct routing_skill reqs[MAXR];              /* queue + own, sorted */
+	struct routing_skill xreqs[ROUTING_MAX_REQS]; /* own, as given */
+	int64_t arrival, enter, sticky_due, wrap_due, accepted_at;
+	struct group *g;
+	uint32_t gpos, tpos;
+	struct agent *a;             /* working agent or sticky target */
+	struct task *sprev, *snext;  /* sticky list of a */
+	struct offer *offers;
+	unsigned n_offers;
+	uint32_t version;
+	uint64_t customer;
+	void *user;
+};
+
+struct memb {
+	struct agent *a;
+	struct queue *q;
+	uint32_t pos[ROUTING_CH_COUNT];
+	int64_t skill_score; /* sum of levels on the queue's skills */
+	struct memb *qprev, *qnext;
+};
+
+struct agent {
+	uint32_t id;
+	uint8_t base, reported;
+	uint16_t reason;
+	uint8_t cap[ROUTING_CH_COUNT], used[ROUTING_CH_COUNT],
+		block[ROUTING_CH_COUNT];
+	unsigned n_skills;
+	struct routing_skill *skills; /* sorted by id */
+	uint64_t langs;
+	int64_t idle_since, busy_total, work_start;
+	uint64_t last_offer_seq;
+	unsigned misses, n_work, n_active, n_wrap;
+	unsigned n_memb, m_cap;
+	struct memb **m;
+	struct offer *offers;
+	struct task *sticky_head, *sticky_tail;
+	uint32_t mark;
+};
+
+struct fref {
+	struct group *g;
+	struct queue *fq; /* NULL once fq is removed */
+	struct fref *prev, *next;
+	int linked;
+};
+
+struct group {
+	uint64_t hkey;
+	struct group *hnext;
+	struct queue *q;
+	uint8_t chan, stage, n_reqs;
+	int16_t lang;
+	int prio;
+	struct routing_skill reqs[MAXR];
+	struct routing_heap tasks; /* by (arrival, id) */
+	uint32_t qpos;
+	uint32_t mark;
+	unsigned n_fref;
+	struct fref fref[ROUTING_MAX_STEPS];
+};
+
+struct queue {
+	uint32_t id;
+	struct routing_queue_spec s;
+	struct routing_skill skills[ROUTING_MAX_REQS];
+	struct routing_step steps[ROUTING_MAX_STEPS];
+	/* per stage (number of steps applied): cumulative effects */
+	uint8_t lower[ROUTING_MAX_STEPS + 1], droplang[ROUTING_MAX_STEPS + 1],
+		nxq[ROUTING_MAX_STEPS + 1];
+	uint32_t xq[ROUTING_MAX_STEPS];
+	uint8_t chan_mask;
+	struct routing_heap aheap[ROUTING_CH_COUNT]; /* free members */
+	struct routing_heap gheap[ROUTING_CH_COUNT]; /* non-empty own groups */
+	struct fref *foreign[ROUTING_CH_COUNT];      /* others' groups */
+	struct memb *members, *members_tail;
+	unsigned n_members;
+	unsigned serving[ROUTING_CH_COUNT];
+	unsigned waiting;
+	int64_t aht;
+	unsigned refs; /* tasks pointing here */
+	int dead;
+};
+
+struct cust {
+	uint64_t id;
+	uint32_t agent;
+	int64_t at;
+	struct cust *prev, *next;
+};
+
+struct routing {
+	struct routing_opts o;
+	struct routing_mem mem;
+	struct routing_hash agents, queues, tasks, offers, groups, custs;
+	struct routing_heap timers;
+	struct cust *chead, *ctail;
+	int64_t now, max_sticky;
+	uint64_t task_seq, offer_seq, rr_seq, timer_seq;
+	uint32_t mark;
+	struct routing_stats st;
+	/* scratch list of agents freed during one call, routed at its end */
+	struct agent **freed;
+	unsigned n_freed, cap_freed;
+	struct task **requeued;
+	unsigned n_requeued, cap_requeued;
+};
+
+static void task_finish(struct routing *r, struct task *t,
+			enum routing_task_state st, enum routing_reason why,
+			uint32_t arg);
+
+static const int64_t def_timeout[ROUTING_CH_COUNT] = {15000, 30000, 30000,
+						      30000};
+static const int64_t def_aht[ROUTING_CH_COUNT] = {240000, 600000, 900000,
+						  600000};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                        */
+
+static void set_now(struct routing *r, int64_t now)
+{
+	/* time never goes backwards inside the engine */
+	if (r->now == NOW_UNSET || now > r->now)
+		r->now = now;
+}
+
+static double eff_prio(const struct task *t, int64_t now)
+{
+	return (double)t->prio +
+	       (double)(now - t->arrival) / (double)t->q->s.sl_target_ms;
+}
+
+static uint8_t occ_mask(const struct agent *a)
+{
+	uint8_t m = 0;
+	int c;
+	for (c = 0; c < ROUTING_CH_COUNT; c++)
+		if (a->used[c])
+			m |= (uint8_t)(1u << c);
+	return m;
+}
+
+static int routable(const struct agent *a, int c)
+{
+	return a->base == ROUTING_AGENT_AVAILABLE && a->used[c] < a->cap[c] &&
+	       !(a->block[c] & occ_mask(a));
+}
+
+static int has_skills(const struct agent *a, const struct routing_skill *req,
+		      unsigned n, int lang)
+{
+	unsigned i, j = 0;
+	if (lang >= 0 && !((a->langs >> lang) & 1))
+		return 0;
+	for (i = 0; i < n; i++) {
+		while (j < a->n_skills && a->skills[j].id < req[i].id)
+			j++;
+		if (j == a->n_skills || a->skills[j].id != req[i].id ||
+		    a->skills[j].level < req[i].level)
+			return 0;
+	}
+	return 1;
+}
+
+static int64_t skill_score(const struct agent *a, const struct queue *q)
+{
+	int64_t s = 0;
+	unsigned i, j;
+	for (i = 0; i < q->s.n_skills; i++)
+		for (j = 0; j < a->n_skills; j++)
+			if (a->skills[j].id == q->skills[i].id)
+				s += a->skills[j].level;
+	return s;
+}
+
+static int64_t load_permille(const struct agent *a)
+{
+	int64_t l = 0;
+	int c;
+	for (c = 0; c < ROUTING_CH_COUNT; c++)
+		if (a->cap[c])
+			l += (int64_t)a->used[c] * 1000 / a->cap[c];
+	return l;
+}
+
+/* The strategy key of agent a in queue q: smaller is better. */
+static void agent_key(const struct agent *a, const struct queue *q,
+		      int64_t score, int64_t *k1, int64_t *k2)
+{
+	switch (q->s.strategy) {
+	case ROUTING_LEAST_OCCUPIED:
+		*k1 = load_permille(a);
+		*k2 = a->busy_total;
+		break;
+	case ROUTING_BEST_SKILL:
+		*k1 = -score;
+		*k2 = a->idle_since;
+		break;
+	case ROUTING_ROUND_ROBIN:
+		*k1 = (int64_t)a->last_offer_seq;
+		*k2 = 0;
+		break;
+	default:
+		*k1 = a->idle_since;
+		*k2 = 0;
+		break;
+	}
+}
+
+static void sort_skills(struct routing_skill *s, unsigned n)
+{
+	unsigned i, j;
+	for (i = 1; i < n; i++) {
+		struct routing_skill x = s[i];
+		for (j = i; j > 0 && s[j - 1].id > x.id; j--)
+			s[j] = s[j - 1];
+		s[j] = x;
+	}
+}
+
+/* Merge queue and task requirements; a skill in both keeps the higher
+ * minimum. Result sorted by id. */
+static unsigned merge_reqs(struct routing_skill *out,
+			   const struct routing_skill *a, unsigned na,
+			   const struct routing_skill *b, unsigned nb)
+{
+	unsigned n = 0, i, j;
+	for (i = 0; i < na; i++)
+		out[n++] = a[i];
+	for (i = 0; i < nb; i++) {
+		for (j = 0; j < n; j++)
+			if (out[j].id == b[i].id)
+				break;
+		if (j < n) {
+			if (b[i].level > out[j].level)
+				out[j].level = b[i].level;
+		} else {
+			out[n++] = b[i];
+		}
+	}
+	sort_skills(out, n);
+	return n;
+}
+
+/* Effective requirements of t at its stage (levels lowered, min 1). */
+static unsigned eff_reqs(const struct task *t, struct routing_skill *out,
+			 int *lang)
+{
+	unsigned i, low = t->q->lower[t->stage];
+	for (i = 0; i < t->n_reqs; i++) {
+		out[i] = t->reqs[i];
+		out[i].level = out[i].level > low + 1 ?
+				       (uint8_t)(out[i].level - low) : 1;
+	}
+	*lang = t->q->droplang[t->stage] ? -1 : t->lang;
+	return t->n_reqs;
+}
+
+static void emit(struct routing *r, struct routing_decision *d)
+{
+	r->st.decisions++;
+	if (r->o.decide)
+		r->o.decide(r->o.decide_arg, d);
+}
+
+static void dec_task(struct routing *r, struct routing_decision *d,
+		     enum routing_decision_type type, enum routing_reason why,
+		     const struct task *t)
+{
+	memset(d, 0, sizeof(*d));
+	d->type = type;
+	d->reason = why;
+	d->now = r->now;
+	d->task = t->id;
+	d->queue = t->q->id;
+	d->strategy = t->q->s.strategy;
+	d->task_state = t->state;
+	d->eff_priority = eff_prio(t, r->now);
+	d->wait_ms = r->now - t->arrival;
+	d->stage = t->stage;
+	d->user = t->user;
+}
+
+static int push_list(struct routing *r, void ***v, unsigned *n, unsigned *cap,
+		     void *x)
+{
+	if (*n == *cap) {
+		unsigned nc = *cap ? *cap * 2 : 16;
+		void *nv = routing_mem_realloc(&r->mem, *v, *cap * sizeof(void *),
+					       nc * sizeof(void *));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+static void note_freed(struct routing *r, struct agent *a)
+{
+	(void)push_list(r, (void ***)&r->freed, &r->n_freed, &r->cap_freed, a);
+}
+
+static void note_requeued(struct routing *r, struct task *t)
+{
+	(void)push_list(r, (void ***)&r->requeued, &r->n_requeued,
+			&r->cap_requeued, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* timers                                                               */
+
+static void timer_set(struct routing *r, uint32_t *pos, int kind, void *obj,
+		      int64_t due)
+{
+	if (due == ROUTING_NEVER) {
+		if (*pos != ROUTING_NOPOS)
+			routing_heap_remove(&r->timers, *pos);
+		return;
+	}
+	if (*pos != ROUTING_NOPOS) {
+		if (r->timers.v[*pos].k1 != due)
+			routing_heap_rekey(&r->timers, *pos, due, kind);
+		return;
+	}
+	/* a failed push only delays the timer to the next armed one */
+	(void)routing_heap_push(&r->mem, &r->timers, due, kind, ++r->timer_seq,
+				pos, obj);
+}
+
+static int64_t task_due(const struct task *t)
+{
+	const struct queue *q = t->q;
+	int64_t due = ROUTING_NEVER;
+	if (t->state == ROUTING_TASK_WRAPUP)
+		return t->wrap_due;
+	if (t->state != ROUTING_TASK_QUEUED && t->state != ROUTING_TASK_OFFERED)
+		return ROUTING_NEVER;
+	if (t->sticky)
+		due = t->sticky_due;
+	if (t->stage < q->s.n_steps &&
+	    t->enter + q->steps[t->stage].after_ms < due)
+		due = t->enter + q->steps[t->stage].after_ms;
+	/* the maximum wait applies only while the task waits in its queue */
+	if (t->state == ROUTING_TASK_QUEUED && !t->sticky &&
+	    q->s.exit_action != ROUTING_EXIT_NONE && q->s.max_wait_ms > 0 &&
+	    t->enter + q->s.max_wait_ms < due)
+		due = t->enter + q->s.max_wait_ms;
+	return due;
+}
+
+static void task_arm(struct routing *r, struct task *t)
+{
+	timer_set(r, &t->tpos, TK_TASK, t, task_due(t));
+}
+
+/* ------------------------------------------------------------------ */
+/* agent index                                                          */
+
+static void agent_reindex(struct routing *r, struct agent *a)
+{
+	unsigned i;
+	for (i = 0; i < a->n_memb; i++) {
+		struct memb *m = a->m[i];
+		struct queue *q = m->q;
+		int c;
+		for (c = 0; c < ROUTING_CH_COUNT; c++) {
+			struct routing_heap *h = &q->aheap[c];
+			int64_t k1, k2;
+			if (!(q->chan_mask & (1u << c)))
+				continue;
+			if (!routable(a, c)) {
+				if (m->pos[c] != ROUTING_NOPOS)
+					routing_heap_remove(h, m->pos[c]);
+				continue;
+			}
+			agent_key(a, q, m->skill_score, &k1, &k2);
+			if (m->pos[c] == ROUTING_NOPOS)
+				/* capacity reserved at membership time */
+				(void)routing_heap_push(&r->mem, h, k1, k2, a->id,
+							&m->pos[c], m);
+			else if (h->v[m->pos[c]].k1 != k1 ||
+				 h->v[m->pos[c]].k2 != k2)
+				routing_heap_rekey(h, m->pos[c], k1, k2);
+		}
+	}
+}
+
+static enum routing_agent_state agent_reported(const struct agent *a)
+{
+	if (a->n_work > a->n_wrap)
+		return ROUTING_AGENT_BUSY;
+	if (a->n_wrap)
+		return ROUTING_AGENT_WRAPUP;
+	return a->base;
+}
+
+static void agent_state_update(struct routing *r, struct agent *a,
+			       enum routing_reason why)
+{
+	enum routing_agent_state s = agent_reported(a);
+	struct routing_decision d;
+	if (s == a->reported)
+		return;
+	a->reported = (uint8_t)s;
+	memset(&d, 0, sizeof(d));
+	d.type = ROUTING_D_AGENT_STATE;
+	d.reason = why;
+	d.now = r->now;
+	d.agent = a->id;
+	d.has_agent = 1;
+	d.agent_state = s;
+	d.away_reason = a->reason;
+	emit(r, &d);
+}
+
+/* Make queue q index free agents on channel c (first task on c). */
+static int ensure_chan(struct routing *r, struct queue *q, int c)
+{
+	struct memb *m;
+	int err;
+	if (q->chan_mask & (1u << c))
+		return 0;
+	err = routing_heap_reserve(&r->mem, &q->aheap[c], q->n_members);
+	if (err)
+		return err;
+	q->chan_mask |= (uint8_t)(1u << c);
+	for (m = q->members; m; m = m->qnext) {
+		int64_t k1, k2;
+		if (!routable(m->a, c))
+			continue;
+		agent_key(m->a, q, m->skill_score, &k1, &k2);
+		(void)routing_heap_push(&r->mem, &q->aheap[c], k1, k2, m->a->id,
+					&m->pos[c], m);
+	}
+	return 0;
+}
+
+static void agent_slot_take(struct routing *r, struct agent *a, int c)
+{
+	if (a->n_work++ == 0)
+		a->work_start = r->now;
+	a->used[c]++;
+}
+
+static void agent_slot_release(struct routing *r, struct agent *a, int c)
+{
+	a->used[c]--;
+	if (--a->n_work == 0)
+		a->busy_total += r->now - a->work_start;
+}
+
+/* ------------------------------------------------------------------ */
+/* groups                                                               */
+
+static uint64_t group_hash(const struct queue *q, int chan, int prio,
+			   int stage, int lang, const struct routing_skill *s,
+			   unsigned n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	unsigned i;
+#define MIX(x) (h = (h ^ (uint64_t)(x)) * 1099511628211ULL)
+	MIX((uintptr_t)q);
+	MIX(chan);
+	MIX(prio);
+	MIX(stage);
+	MIX(lang + 1);
+	for (i = 0; i < n; i++)
+		MIX(((uint64_t)s[i].id << 8) | s[i].level);
+#undef MIX
+	return h;
+}
+
+static void group_key(const struct group *g, int64_t *k1, int64_t *k2,
+		      uint64_t *tie)
+{
+	const struct task *h = g->tasks.v[0].obj;
+	*k1 = h->arrival - (int64_t)g->prio * g->q->s.sl_target_ms;
+	*k2 = h->arrival;
+	*tie = h->id;
+}
+
+static void fref_link(struct fref *f, int c)
+{
+	struct queue *fq = f->fq;
+	if (!fq || f->linked)
+		return;
+	f->prev = NULL;
+	f->next = fq->foreign[c];
+	if (f->next)
+		f->next->prev = f;
+	fq->foreign[c] = f;
+	f->linked = 1;
+}
+
+static void fref_unlink(struct fref *f, int c)
+{
+	if (!f->linked)
+		return;
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		f->fq->foreign[c] = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->linked = 0;
+}
+
+static void group_free(struct routing *r, struct group *g)
+{
+	struct group **pp = NULL, *x;
+	unsigned i;
+	for (i = 0; i < g->n_fref; i++)
+		fref_unlink(&g->fref[i], g->chan);
+	x = routing_hash_get(&r->groups, g->hkey);
+	if (x == g) {
+		if (g->hnext)
+			routing_hash_put(&r->mem, &r->groups, g->hkey, g->hnext);
+		else
+			routing_hash_del(&r->groups, g->hkey);
+	} else {
+		for (pp = &x->hnext; *pp != g; pp = &(*pp)->hnext)
+			;
+		*pp = g->hnext;
+	}
+	routing_heap_fini(&r->mem, &g->tasks);
+	routing_mem_free(&r->mem, g, sizeof(*g));
+	r->st.groups--;
+}
+
+static struct group *group_get(struct routing *r, struct task *t)
+{
+	struct routing_skill req[MAXR];
+	int lang;
+	unsigned n = eff_reqs(t, req, &lang), i;
+	struct queue *q = t->q;
+	uint64_t hk = group_hash(q, t->chan, t->prio, t->stage, lang, req, n);
+	struct group *g = routing_hash_get(&r->groups, hk), *head = g;
+	for (; g; g = g->hnext)
+		if (g->q == q && g->chan == t->chan && g->prio == t->prio &&
+		    g->stage == t->stage && g->lang == lang && g->n_reqs == n &&
+		    !memcmp(g->reqs, req, n * sizeof(*req)))
+			return g;
+	g = routing_mem_alloc(&r->mem, sizeof(*g));
+	if (!g)
+		return NULL;
+	if (routing_hash_put(&r->mem, &r->groups, hk, g)) {
+		routing_mem_free(&r->mem, g, sizeof(*g));
+		return NULL;
+	}
+	g->hkey = hk;
+	g->hnext = head;
+	g->q = q;
+	g->chan = t->chan;
+	g->prio = t->prio;
+	g->stage = t->stage;
+	g->lang = (int16_t)lang;
+	g->n_reqs = (uint8_t)n;
+	memcpy(g->reqs, req, n * sizeof(*req));
+	g->qpos = ROUTING_NOPOS;
+	for (i = 0; i < q->nxq[t->stage]; i++) {
+		struct queue *fq = routing_hash_get(&r->queues, q->xq[i]);
+		if (!fq || fq == q)
+			continue;
+		g->fref[g->n_fref].g = g;
+		g->fref[g->n_fref].fq = fq;
+		g->n_fref++;
+	}
+	r->st.groups++;
+	return g;
+}
+
+/* Put a QUEUED task into its group (it waits). 0 or -ENOMEM. */
+static int task_group(struct routing *r, struct task *t)
+{
+	struct group *g = group_get(r, t);
+	int64_t k1, k2;
+	uint64_t tie;
+	unsigned i;
+	if (!g)
+		return -ENOMEM;
+	if (routing_heap_push(&r->mem, &g->tasks, t->arrival, 0, t->id, &t->gpos,
+			      t)) {
+		if (!g->tasks.n)
+			group_free(r, g);
+		return -ENOMEM;
+	}
+	t->g = g;
+	t->q->waiting++;
+	if (t->gpos != 0)
+		return 0;
+	group_key(g, &k1, &k2, &tie);
+	if (g->qpos == ROUTING_NOPOS) {
+		if (routing_heap_push(&r->mem, &t->q->gheap[g->chan], k1, k2, tie,
+				      &g->qpos, g)) {
+			routing_heap_remove(&g->tasks, t->gpos);
+			t->g = NULL;
+			t->q->waiting--;
+			group_free(r, g);
+			return -ENOMEM;
+		}
+		for (i = 0; i < g->n_fref; i++)
+			fref_link(&g->fref[i], g->chan);
+	} else {
+		t->q->gheap[g->chan].v[g->qpos].tie = tie;
+		routing_heap_rekey(&t->q->gheap[g->chan], g->qpos, k1, k2);
+	}
+	return 0;
+}
+
+static void task_ungroup(struct routing *r, struct task *t)
+{
+	struct group *g = t->g;
+	int64_t k1, k2;
+	uint64_t tie;
+	if (!g)
+		return;
+	routing_heap_remove(&g->tasks, t->gpos);
+	t->g = NULL;
+	t->q->waiting--;
+	if (!g->tasks.n) {
+		routing_heap_remove(&g->q->gheap[g->chan], g->qpos);
+		group_free(r, g);
+		return;
+	}
+	group_key(g, &k1, &k2, &tie);
+	g->q->gheap[g->chan].v[g->qpos].tie = tie;
+	routing_heap_rekey(&g->q->gheap[g->chan], g->qpos, k1, k2);
+}
+
+/* ------------------------------------------------------------------ */
+/* offers                                                               */
+
+static int offer_make(struct routing *r, struct task *t, struct agent *a,
+		      enum routing_reason why, const struct routing_decision *sc)
+{
+	struct offer *o = routing_mem_alloc(&r->mem, sizeof(*o));
+	struct routing_decision d;
+	int64_t to = t->q->s.offer_timeout_ms ? t->q->s.offer_timeout_ms :
+						 def_timeout[t->chan];
+	if (!o)
+		return -ENOMEM;
+	o->id = ++r->offer_seq;
+	o->version = ++t->version;
+	o->t = t;
+	o->a = a;
+	o->expires = r->now + to;
+	o->tpos = ROUTING_NOPOS;
+	if (routing_hash_put(&r->mem, &r->offers, o->id, o)) {
+		routing_mem_free(&r->mem, o, sizeof(*o));
+		return -ENOMEM;
+	}
+	timer_set(r, &o->tpos, TK_OFFER, o, o->expires);
+	o->tnext = t->offers;
+	t->offers = o;
+	t->n_offers++;
+	o->aprev = NULL;
+	o->anext = a->offers;
+	if (a->offers)
+		a->offers->aprev = o;
+	a->offers = o;
+	agent_slot_take(r, a, t->chan);
+	a->last_offer_seq = ++r->rr_seq;
+	t->state = ROUTING_TASK_OFFERED;
+	agent_reindex(r, a);
+	r->st.offers++;
+	dec_task(r, &d, ROUTING_D_OFFER, why, t);
+	d.agent = a->id;
+	d.has_agent = 1;
+	d.offer = o->id;
+	d.version = o->version;
+	d.expires = o->expires;
+	if (sc) {
+		d.key1 = sc->key1;
+		d.key2 = sc->key2;
+		d.candidates = sc->candidates;
+		d.has_runner_up = sc->has_runner_up;
+		d.runner_up = sc->runner_up;
+	}
+	emit(r, &d);
+	agent_state_update(r, a, why);
+	return 0;
+}
+
+static void task_exit(struct routing *r, struct task *t);
+
+static int past_max_wait(const struct routing *r, const struct task *t)
+{
+	const struct queue *q = t->q;
+	return q->s.exit_action != ROUTING_EXIT_NONE && q->s.max_wait_ms > 0 &&
+	       t->enter + q->s.max_wait_ms <= r->now;
+}
+
+/* A task is waiting again (offer ended, sticky hold released): if its
+ * maximum wait passed meanwhile it leaves now, else its timer is re-armed. */
+static void task_back(struct routing *r, struct task *t)
+{
+	if (!t->sticky && past_max_wait(r, t))
+		task_exit(r, t);
+	else
+		task_arm(r, t);
+}
+
+/* Detach o from everything; the agent's slot is NOT released. */
+static void offer_unlink(struct routing *r, struct offer *o)
+{
+	struct offer **pp;
+	struct task *t = o->t;
+	struct agent *a = o->a;
+	timer_set(r, &o->tpos, TK_OFFER, o, ROUTING_NEVER);
+	routing_hash_del(&r->offers, o->id);
+	for (pp = &t->offers; *pp != o; pp = &(*pp)->tnext)
+		;
+	*pp = o->tnext;
+	t->n_offers--;
+	if (o->aprev)
+		o->aprev->anext = o->anext;
+	else
+		a->offers = o->anext;
+	if (o->anext)
+		o->anext->aprev = o->aprev;
+}
+
+/* End offer o without acceptance: release the agent's slot, report, and if
+ * it was the task's last offer put the task back in its queue. The agent is
+ * noted for arbitration and the task for routing at the end of the call. */
+static void offer_drop(struct routing *r, struct offer *o,
+		       enum routing_reason why, int requeue)
+{
+	struct task *t = o->t;
+	struct agent *a = o->a;
+	struct routing_decision d;
+	uint64_t oid = o->id;
+	uint32_t ver = o->version;
+	offer_unlink(r, o);
+	routing_mem_free(&r->mem, o, sizeof(*o));
+	agent_slot_release(r, a, t->chan);
+	agent_reindex(r, a);
+	note_freed(r, a);
+	if (!t->n_offers && requeue) {
+		t->state = ROUTING_TASK_QUEUED;
+		if (task_group(r, t) == 0)
+			note_requeued(r, t);
+	}
+	dec_task(r, &d, (!t->n_offers && requeue) ? ROUTING_D_REQUEUE :
+						    ROUTING_D_WITHDRAW,
+		 why, t);
+	d.agent = a->id;
+	d.has_agent = 1;
+	d.offer = oid;
+	d.version = ver;
+	emit(r, &d);
+	agent_state_update(r, a, why);
+	if (t->state == ROUTING_TASK_QUEUED)
+		task_back(r, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* routing: a task looks for agents                                     */
+
+static int better_key(int64_t a1, int64_t a2, uint64_t at, int64_t b1,
+		      int64_t b2, uint64_t bt)
+{
+	if (a1 != b1)
+		return a1 < b1;
+	if (a2 != b2)
+		return a2 < b2;
+	return at < bt;
+}
+
+static unsigned task_queues(struct routing *r, const struct task *t,
+			    struct queue **qs)
+{
+	unsigned n = 0, i;
+	qs[n++] = t->q;
+	for (i = 0; i < t->q->nxq[t->stage]; i++) {
+		struct queue *fq = routing_hash_get(&r->queues, t->q->xq[i]);
+		unsigned j;
+		if (!fq)
+			continue;
+		for (j = 0; j < n && qs[j] != fq; j++)
+			;
+		if (j == n)
+			qs[n++] = fq;
+	}
+	return n;
+}
+
+/* Route a QUEUED task that is in no group: offer it to the best free agent
+ * (all free agents for ring-all) or let it wait in its group. */
+static int route_task(struct routing *r, struct task *t, enum routing_reason why)
+{
+	struct queue *qs[1 + ROUTING_MAX_STEPS];
+	struct routing_skill req[MAXR];
+	struct agent *best = NULL, *ring[256];
+	int64_t b1 = 0, b2 = 0;
+	unsigned nq = task_queues(r, t, qs), nr = 0, nreq, i;
+	unsigned ring_max = r->o.ring_all_max < 256 ? r->o.ring_all_max : 256;
+	int lang, c = t->chan, is_ring = t->q->s.strategy == ROUTING_RING_ALL;
+	struct routing_decision sc;
+
+	nreq = eff_reqs(t, req, &lang);
+	memset(&sc, 0, sizeof(sc));
+	r->mark++;
+	for (i = 0; i < nq; i++) {
+		struct queue *q = qs[i];
+		struct routing_heap *h = &q->aheap[c];
+		struct routing_iter it;
+		long k;
+		int linear = 0;
+		uint32_t lin = 0;
+		if (ensure_chan(r, q, c))
+			continue;
+		routing_iter_init(&it, h);
+		for (;;) {
+			struct memb *m;
+			struct agent *a;
+			int64_t k1, k2;
+			if (!linear) {
+				k = routing_iter_next(&it);
+				if (k == -2) {
+					/* too many skipped: scan the rest
+					 * (visited agents stay marked) */
+					linear = 1;
+					continue;
+				}
+				if (k < 0)
+					break;
+			} else {
+				if (lin >= h->n)
+					break;
+				k = lin++;
+			}
+			m = h->v[k].obj;
+			a = m->a;
+			if (a->mark == r->mark)
+				continue;
+			a->mark = r->mark;
+			if (!has_skills(a, req, nreq, lang))
+				continue;
+			sc.candidates++;
+			if (is_ring) {
+				if (nr < ring_max)
+					ring[nr++] = a;
+				if (nr == ring_max && !linear)
+					break;
+				continue;
+			}
+			if (q == t->q) {
+				k1 = h->v[k].k1;
+				k2 = h->v[k].k2;
+			} else {
+				agent_key(a, t->q, skill_score(a, t->q), &k1, &k2);
+			}
+			if (!best || better_key(k1, k2, a->id, b1, b2, best->id)) {
+				if (best) {
+					sc.has_runner_up = 1;
+					sc.runner_up = (double)b1;
+				}
+				best = a;
+				b1 = k1;
+				b2 = k2;
+			} else if (!sc.has_runner_up || (double)k1 < sc.runner_up) {
+				sc.has_runner_up = 1;
+				sc.runner_up = (double)k1;
+			}
+			if (!linear)
+				break; /* first eligible in order is this queue's best */
+		}
+	}
+	if (is_ring && nr) {
+		for (i = 0; i < nr; i++) {
+			agent_key(ring[i], t->q, 0, &sc.key1, &sc.key2);
+			if (offer_make(r, t, ring[i], why, &sc))
+				break;
+		}
+		if (t->n_offers)
+			return 0;
+	}
+	if (best) {
+		sc.key1 = b1;
+		sc.key2 = b2;
+		if (offer_make(r, t, best, why, &sc) == 0)
+			return 0;
+	}
+	t->state = ROUTING_TASK_QUEUED;
+	return task_group(r, t);
+}
+
+/* ------------------------------------------------------------------ */
+/* routing: a free agent arbitrates across all its queues               */
+
+static void consider(struct routing *r, struct group *g, struct task **best,
+		     double *beff, struct routing_decision *sc)
+{
+	struct task *h = g->tasks.v[0].obj;
+	double e;
+	if (g->mark == r->mark)
+		return;
+	g->mark = r->mark;
+	e = eff_prio(h, r->now);
+	sc->candidates++;
+	if (!*best || e > *beff ||
+	    (e == *beff && (h->arrival < (*best)->arrival ||
+			    (h->arrival == (*best)->arrival && h->id < (*best)->id)))) {
+		if (*best) {
+			sc->has_runner_up = 1;
+			sc->runner_up = *beff;
+		}
+		*best = h;
+		*beff = e;
+	} else if (!sc->has_runner_up || e > sc->runner_up) {
+		sc->has_runner_up = 1;
+		sc->runner_up = e;
+	}
+}
+
+static struct task *pick_for_agent(struct routing *r, struct agent *a,
+				   struct routing_decision *sc)
+{
+	struct task *best = NULL;
+	double beff = 0;
+	unsigned i;
+	memset(sc, 0, sizeof(*sc));
+	r->mark++;
+	for (i = 0; i < a->n_memb; i++) {
+		struct queue *q = a->m[i]->q;
+		int c;
+		for (c = 0; c < ROUTING_CH_COUNT; c++) {
+			struct routing_heap *h = &q->gheap[c];
+			struct routing_iter it;
+			struct fref *f;
+			long k;
+			if (!h->n && !q->foreign[c])
+				continue;
+			if (!routable(a, c))
+				continue;
+			routing_iter_init(&it, h);
+			while ((k = routing_iter_next(&it)) >= 0) {
+				struct group *g = h->v[k].obj;
+				if (has_skills(a, g->reqs, g->n_reqs, g->lang)) {
+					consider(r, g, &best, &beff, sc);
+					break;
+				}
+			}
+			if (k == -2) {
+				/* many ineligible groups: check them all */
+				uint32_t j;
+				for (j = 0; j < h->n; j++) {
+					struct group *g = h->v[j].obj;
+					if (has_skills(a, g->reqs, g->n_reqs, g->lang))
+						consider(r, g, &best, &beff, sc);
+				}
+			}
+			for (f = q->foreign[c]; f; f = f->next)
+				if (has_skills(a, f->g->reqs, f->g->n_reqs,
+					       f->g->lang))
+					consider(r, f->g, &best, &beff, sc);
+		}
+	}
+	return best;
+}
+
+static void route_agent(struct routing *r, struct agent *a)
+{
+	for (;;) {
+		struct routing_decision sc;
+		struct task *t, *s;
+		if (a->base != ROUTING_AGENT_AVAILABLE)
+			return;
+		for (s = a->sticky_head; s; s = s->snext)
+			if (routable(a, s->chan))
+				break;
+		if (s) {
+			/* the customer's last agent is free: offer first */
+			if (s->sprev)
+				s->sprev->snext = s->snext;
+			else
+				a->sticky_head = s->snext;
+			if (s->snext)
+				s->snext->sprev = s->sprev;
+			else
+				a->sticky_tail = s->sprev;
+			s->sticky = 0;
+			s->a = NULL;
+			if (offer_make(r, s, a, ROUTING_R_STICKY, NULL)) {
+				s->state = ROUTING_TASK_QUEUED;
+				if (task_group(r, s) == 0)
+					note_requeued(r, s);
+				task_arm(r, s);
+				return;
+			}
+			task_arm(r, s);
+			continue;
+		}
+		t = pick_for_agent(r, a, &sc);
+		if (!t)
+			return;
+		task_ungroup(r, t);
+		agent_key(a, t->q, skill_score(a, t->q), &sc.key1, &sc.key2);
+		if (offer_make(r, t, a, ROUTING_R_AGENT_FREE, &sc)) {
+			(void)task_group(r, t);
+			return;
+		}
+	}
+}
+
+/* Settle everything noted during a call: freed agents arbitrate first (so
+ * the highest effective priority wins), then requeued tasks that are still
+ * waiting look for any other free agent. */
+/* Order for settling requeued tasks: highest effective priority first, then
+ * earlier arrival, then lower id (a total order, so results are stable). */
+static int task_before(const struct task *a, const struct task *b, int64_t now)
+{
+	double ea = eff_prio(a, now), eb = eff_prio(b, now);
+	if (ea != eb)
+		return ea > eb;
+	if (a->arrival != b->arrival)
+		return a->arrival < b->arrival;
+	return a->id < b->id;
+}
+
+static void settle(struct routing *r)
+{
+	unsigned i;
+	for (i = 0; i < r->n_freed; i++)
+		route_agent(r, r->freed[i]);
+	r->n_freed = 0;
+	/* highest effective priority first, so no task overtakes a better one */
+	for (i = 1; i < r->n_requeued; i++) {
+		/* insertion sort: the list is short (one agent's offers) */
+		struct task *x = r->requeued[i];
+		unsigned j;
+		for (j = i; j > 0 && task_before(x, r->requeued[j - 1], r->now); j--)
+			r->requeued[j] = r->requeued[j - 1];
+		r->requeued[j] = x;
+	}
+	for (i = 0; i < r->n_requeued; i++) {
+		struct task *t = r->requeued[i];
+		if (t->state != ROUTING_TASK_QUEUED || !t->g)
+			continue;
+		task_ungroup(r, t);
+		if (route_task(r, t, ROUTING_R_TASK_ARRIVED))
+			task_finish(r, t, ROUTING_TASK_CANCELLED, ROUTING_R_NONE, 0);
+	}
+	r->n_requeued = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* tasks                                                                */
+
+static void queue_unref(struct routing *r, struct queue *q);
+
+static void sticky_remove(struct task *t)
+{
+	struct agent *a = t->a;
+	if (!t->sticky)
+		return;
+	if (t->sprev)
+		t->sprev->snext = t->snext;
+	else
+		a->sticky_head = t->snext;
+	if (t->snext)
+		t->snext->sprev = t->sprev;
+	else
+		a->sticky_tail = t->sprev;
+	t->sticky = 0;
+	t->a = NULL;
+}
+
+/* Report a terminal state and free the task (no offers, not grouped). */
+static void task_finish(struct routing *r, struct task *t,
+			enum routing_task_state st, enum routing_reason why,
+			uint32_t arg)
+{
+	struct routing_decision d;
+	unsigned i;
+	task_ungroup(r, t);
+	sticky_remove(t);
+	t->state = (uint8_t)st;
+	dec_task(r, &d, ROUTING_D_TASK_END, why, t);
+	d.arg = arg;
+	if (t->a) {
+		d.agent = t->a->id;
+		d.has_agent = 1;
+	}
+	emit(r, &d);
+	timer_set(r, &t->tpos, TK_TASK, t, ROUTING_NEVER);
+	routing_hash_del(&r->tasks, t->id);
+	for (i = 0; i < r->n_requeued; i++)
+		if (r->requeued[i] == t)
+			r->requeued[i] = r->requeued[--r->n_requeued];
+	queue_unref(r, t->q);
+	routing_mem_free(&r->mem, t, sizeof(*t));
+	r->st.tasks--;
+}
+
+static void set_reqs(struct task *t)
+{
+	t->n_reqs = (uint8_t)merge_reqs(t->reqs, t->q->skills, t->q->s.n_skills,
+					t->xreqs, t->n_xreqs);
+}
+
+void routing_task_spec_init(struct routing_task_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->channel = ROUTING_CH_VOICE;
+	s->language = ROUTING_NO_LANG;
+}
+
+static struct cust *cust_get(struct routing *r, uint64_t id)
+{
+	return routing_hash_get(&r->custs, id);
+}
+
+int routing_task_add(struct routing *r, const struct routing_task_spec *s,
+		     int64_t now, uint64_t *id)
+{
+	struct queue *q;
+	struct task *t;
+	unsigned i;
+	int err;
+	if (!r || !s || (unsigned)s->channel >= ROUTING_CH_COUNT ||
+	    s->priority < 0 || s->priority > 1000 ||
+	    s->n_skills > ROUTING_MAX_REQS || (s->n_skills && !s->skills) ||
+	    s->language < ROUTING_NO_LANG || s->language > 63)
+		return -EINVAL;
+	for (i = 0; i < s->n_skills; i++)
+		if (s->skills[i].id > ROUTING_MAX_SKILL ||
+		    s->skills[i].level < 1 || s->skills[i].level > 5)
+			return -EINVAL;
+	q = routing_hash_get(&r->queues, s->queue);
+	if (!q)
+		return -ENOENT;
+	set_now(r, now);
+	t = routing_mem_alloc(&r->mem, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->id = ++r->task_seq;
+	if (routing_hash_put(&r->mem, &r->tasks, t->id, t)) {
+		routing_mem_free(&r->mem, t, sizeof(*t));
+		return -ENOMEM;
+	}
+	r->st.tasks++;
+	t->q = q;
+	q->refs++;
+	t->chan = (uint8_t)s->channel;
+	t->prio = s->priority;
+	t->lang = (int16_t)s->language;
+	t->n_xreqs = (uint8_t)s->n_skills;
+	if (s->n_skills)
+		memcpy(t->xreqs, s->skills, s->n_skills * sizeof(*s->skills));
+	set_reqs(t);
+	t->arrival = t->enter = r->now;
+	t->gpos = t->tpos = ROUTING_NOPOS;
+	t->customer = s->customer;
+	t->user = s->user;
+	t->state = ROUTING_TASK_QUEUED;
+	if (id)
+		*id = t->id;
+
+	/* sticky agent: a returning customer goes first to their last agent */
+	if (q->s.sticky_window_ms > 0 && t->customer) {
+		struct cust *c = cust_get(r, t->customer);
+		struct agent *a = c && r->now - c->at <= q->s.sticky_window_ms ?
+					  routing_hash_get(&r->agents, c->agent) :
+					  NULL;
+		if (a && a->base != ROUTING_AGENT_OFFLINE) {
+			if (routable(a, t->chan) &&
+			    offer_make(r, t, a, ROUTING_R_STICKY, NULL) == 0) {
+				task_arm(r, t);
+				return 0;
+			}
+			if (q->s.sticky_wait_ms > 0) {
+				t->sticky = 1;
+				t->a = a;
+				t->sticky_due = r->now + q->s.sticky_wait_ms;
+				t->snext = NULL;
+				t->sprev = a->sticky_tail;
+				if (a->sticky_tail)
+					a->sticky_tail->snext = t;
+				else
+					a->sticky_head = t;
+				a->sticky_tail = t;
+				task_arm(r, t);
+				return 0;
+			}
+		}
+	}
+	err = route_task(r, t, ROUTING_R_TASK_ARRIVED);
+	if (err) {
+		task_finish(r, t, ROUTING_TASK_CANCELLED, ROUTING_R_NONE, 0);
+		settle(r);
+		return err;
+	}
+	task_arm(r, t);
+	settle(r);
+	return 0;
+}
+
+/* Withdraw all offers of t (no requeue); agents noted for arbitration. */
+static void task_withdraw_all(struct routing *r, struct task *t,
+			      enum routing_reason why)
+{
+	while (t->offers)
+		offer_drop(r, t->offers, why, 0);
+}
+
+int routing_task_cancel(struct routing *r, uint64_t id,
+			enum routing_task_state why, int64_t now)
+{
+	struct task *t;
+	if (!r || (why != ROUTING_TASK_ABANDONED && why != ROUTING_TASK_CANCELLED))
+		return -EINVAL;
+	t = routing_hash_get(&r->tasks, id);
+	if (!t)
+		return -ENOENT;
+	if (t->state != ROUTING_TASK_QUEUED && t->state != ROUTING_TASK_OFFERED)
+		return -EBUSY;
+	set_now(r, now);
+	task_withdraw_all(r, t, ROUTING_R_CANCELLED);
+	task_finish(r, t, why, ROUTING_R_REQUESTED, 0);
+	settle(r);
+	return 0;
+}
+
+static void cust_remember(struct routing *r, struct task *t, struct agent *a)
+{
+	struct cust *c;
+	if (!t->customer || r->max_sticky <= 0)
+		return;
+	c = cust_get(r, t->customer);
+	if (!c) {
+		c = routing_mem_alloc(&r->mem, sizeof(*c));
+		if (!c)
+			return;
+		c->id = t->customer;
+		if (routing_hash_put(&r->mem, &r->custs, c->id, c)) {
+			routing_mem_free(&r->mem, c, sizeof(*c));
+			return;
+		}
+	} else {
+		/* move to the tail of the expiry list */
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			r->chead = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		else
+			r->ctail = c->prev;
+	}
+	c->agent = a->id;
+	c->at = r->now;
+	c->next = NULL;
+	c->prev = r->ctail;
+	if (r->ctail)
+		r->ctail->next = c;
+	else
+		r->chead = c;
+	r->ctail = c;
+}
+
+static void task_done(struct routing *r, struct task *t, enum routing_reason why)
+{
+	struct agent *a = t->a;
+	struct queue *q = t->q;
+	int64_t ht = r->now - t->accepted_at;
+	/* handle time (accept to wrap end) feeds the wait estimate */
+	q->aht += (ht - q->aht) / 8;
+	if (t->state == ROUTING_TASK_WRAPUP)
+		a->n_wrap--;
+	a->n_active--;
+	agent_slot_release(r, a, t->chan);
+	/* idle means "no accepted work since": a withdrawn offer does not
+	 * send an agent to the back of the longest-idle line */
+	if (!a->n_active)
+		a->idle_since = r->now;
+	cust_remember(r, t, a);
+	task_finish(r, t, ROUTING_TASK_DONE, why, 0);
+	agent_reindex(r, a);
+	agent_state_update(r, a, ROUTING_R_REQUESTED);
+	note_freed(r, a);
+}
+
+int routing_task_end(struct routing *r, uint64_t id, int64_t now)
+{
+	struct task *t;
+	struct routing_decision d;
+	if (!r)
+		return -EINVAL;
+	t = routing_hash_get(&r->tasks, id);
+	if (!t)
+		return -ENOENT;
+	if (t->state != ROUTING_TASK_ACCEPTED)
+		return -EINVAL;
+	set_now(r, now);
+	if (t->q->s.wrap_ms == 0) {
+		task_done(r, t, ROUTING_R_REQUESTED);
+	} else {
+		t->state = ROUTING_TASK_WRAPUP;
+		t->a->n_wrap++;
+		t->wrap_due = t->q->s.wrap_ms > 0 ? r->now + t->q->s.wrap_ms :
+						    ROUTING_NEVER;
+		task_arm(r, t);
+		dec_task(r, &d, ROUTING_D_WRAPUP, ROUTING_R_REQUESTED, t);
+		d.agent = t->a->id;
+		d.has_agent = 1;
+		emit(r, &d);
+		agent_state_update(r, t->a, ROUTING_R_REQUESTED);
+	}
+	settle(r);
+	return 0;
+}
+
+int routing_task_wrap_end(struct routing *r, uint64_t id, int64_t now)
+{
+	struct task *t;
+	if (!r)
+		return -EINVAL;
+	t = routing_hash_get(&r->tasks, id);
+	if (!t)
+		return -ENOENT;
+	if (t->state != ROUTING_TASK_WRAPUP)
+		return -EINVAL;
+	set_now(r, now);
+	task_done(r, t, ROUTING_R_REQUESTED);
+	settle(r);
+	return 0;
+}
+
+/* Count tasks ahead of t in group g's heap, pruning subtrees: a node that
+ * is not ahead has no descendant ahead (heap order is arrival order). */
+static unsigned count_ahead(const struct routing_heap *h, uint32_t i,
+			    const struct task *t, int64_t tk)
+{
+	const struct task *x;
+	int64_t xk;
+	if (i >= h->n)
+		return 0;
+	x = h->v[i].obj;
+	xk = x->arrival - (int64_t)x->prio * x->q->s.sl_target_ms;
+	if (x == t || xk > tk || (xk == tk && (x->arrival > t->arrival ||
+					       (x->arrival == t->arrival &&
+						x->id > t->id))))
+		return 0;
+	return 1 + count_ahead(h, 2 * i + 1, t, tk) +
+	       count_ahead(h, 2 * i + 2, t, tk);
+}
+
+int routing_task_info(const struct routing *r, uint64_t id, int64_t now,
+		      struct routing_task_info *out)
+{
+	const struct task *t;
+	const struct queue *q;
+	if (!r || !out)
+		return -EINVAL;
+	t = routing_hash_get(&r->tasks, id);
+	if (!t)
+		return -ENOENT;
+	q = t->q;
+	memset(out, 0, sizeof(*out));
+	out->state = t->state;
+	out->queue = q->id;
+	out->stage = t->stage;
+	out->eff_priority = eff_prio(t, now);
+	if (t->a) {
+		out->has_agent = 1;
+		out->agent = t->a->id;
+	}
+	if (t->state == ROUTING_TASK_QUEUED) {
+		const struct routing_heap *gh = &q->gheap[t->chan];
+		int64_t tk = t->arrival - (int64_t)t->prio * q->s.sl_target_ms;
+		unsigned pos = 1, i, slots = q->serving[t->chan];
+		for (i = 0; i < gh->n; i++)
+			pos += count_ahead(&((const struct group *)gh->v[i].obj)->tasks,
+					   0, t, tk);
+		out->position = pos;
+		out->ewt_ms = slots ? q->aht * (int64_t)pos / slots : -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* offers: accept, reject, timeout                                      */
+
+static struct offer *offer_find(struct routing *r, uint64_t id, uint32_t ver)
+{
+	struct offer *o = routing_hash_get(&r->offers, id);
+	return o && o->version == ver ? o : NULL;
+}
+
+int routing_offer_accept(struct routing *r, uint64_t offer, uint32_t version,
+			 int64_t now)
+{
+	struct offer *o;
+	struct task *t;
+	struct agent *a;
+	struct routing_decision d;
+	if (!r)
+		return -EINVAL;
+	o = offer_find(r, offer, version);
+	if (!o)
+		return -ESTALE;
+	set_now(r, now);
+	t = o->t;
+	a = o->a;
+	offer_unlink(r, o);
+	routing_mem_free(&r->mem, o, sizeof(*o));
+	/* the offer's reserved slot becomes the task's slot */
+	t->state = ROUTING_TASK_ACCEPTED;
+	t->a = a;
+	t->accepted_at = r->now;
+	a->n_active++;
+	a->misses = 0;
+	r->st.accepts++;
+	dec_task(r, &d, ROUTING_D_ACCEPT, ROUTING_R_REQUESTED, t);
+	d.agent = a->id;
+	d.has_agent = 1;
+	d.offer = offer;
+	d.version = version;
+	emit(r, &d);
+	task_withdraw_all(r, t, ROUTING_R_OTHER_ACCEPTED);
+	task_arm(r, t);
+	agent_state_update(r, a, ROUTING_R_REQUESTED);
+	settle(r);
+	return 0;
+}
+
+static void agent_set_base(struct routing *r, struct agent *a, int st,
+			   uint16_t reason, enum routing_reason why);
+
+static void offer_miss(struct routing *r, struct offer *o,
+		       enum routing_reason why)
+{
+	struct agent *a = o->a;
+	offer_drop(r, o, why, 1);
+	a->misses++;
+	if (r->o.max_misses && a->misses >= r->o.max_misses &&
+	    a->base == ROUTING_AGENT_AVAILABLE) {
+		a->misses = 0;
+		agent_set_base(r, a, ROUTING_AGENT_AWAY,
+			       ROUTING_REASON_MISSED_OFFERS,
+			       ROUTING_R_MISSED_OFFERS);
+	}
+}
+
+int routing_offer_reject(struct routing *r, uint64_t offer, uint32_t version,
+			 int64_t now)
+{
+	struct offer *o;
+	if (!r)
+		return -EINVAL;
+	o = offer_find(r, offer, version);
+	if (!o)
+		return -ESTALE;
+	set_now(r, now);
+	offer_miss(r, o, ROUTING_R_REJECTED);
+	settle(r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* agents                                                               */
+
+static void serving_update(struct agent *a, struct queue *q, int sign)
+{
+	int c;
+	if (a->base == ROUTING_AGENT_OFFLINE)
+		return;
+	for (c = 0; c < ROUTING_CH_COUNT; c++)
+		q->serving[c] = (unsigned)((int)q->serving[c] + sign * a->cap[c]);
+}
+
+static void release_sticky(struct routing *r, struct agent *a)
+{
+	while (a->sticky_head) {
+		struct task *t = a->sticky_head;
+		sticky_remove(t);
+		if (task_group(r, t) == 0)
+			note_requeued(r, t);
+		task_back(r, t);
+	}
+}
+
+static void agent_set_base(struct routing *r, struct agent *a, int st,
+			   uint16_t reason, enum routing_reason why)
+{
+	int was_off = a->base == ROUTING_AGENT_OFFLINE;
+	unsigned i;
+	if (!was_off && st == ROUTING_AGENT_OFFLINE)
+		for (i = 0; i < a->n_memb; i++)
+			serving_update(a, a->m[i]->q, -1);
+	if (a->base != ROUTING_AGENT_AVAILABLE && st == ROUTING_AGENT_AVAILABLE &&
+	    !a->n_work)
+		a->idle_since = r->now;
+	a->base = (uint8_t)st;
+	a->reason = reason;
+	if (was_off && st != ROUTING_AGENT_OFFLINE)
+		for (i = 0; i < a->n_memb; i++)
+			serving_update(a, a->m[i]->q, 1);
+	if (st == ROUTING_AGENT_OFFLINE) {
+		/* nobody will answer: give the offers back */
+		while (a->offers)
+			offer_drop(r, a->offers, ROUTING_R_AGENT_GONE, 1);
+		release_sticky(r, a);
+	}
+	agent_reindex(r, a);
+	/* force a report even if BUSY masks it: the request is an event */
+	a->reported = 0xff;
+	agent_state_update(r, a, why);
+	if (st == ROUTING_AGENT_AVAILABLE)
+		note_freed(r, a);
+}
+
+int routing_agent_set_state(struct routing *r, uint32_t id,
+			    enum routing_agent_state st, uint16_t reason,
+			    int64_t now)
+{
+	struct agent *a;
+	if (!r || (st != ROUTING_AGENT_OFFLINE && st != ROUTING_AGENT_AVAILABLE &&
+		   st != ROUTING_AGENT_AWAY))
+		return -EINVAL;
+	a = routing_hash_get(&r->agents, id);
+	if (!a)
+		return -ENOENT;
+	set_now(r, now);
+	if (st == ROUTING_AGENT_AVAILABLE)
+		a->misses = 0;
+	agent_set_base(r, a, st, reason, ROUTING_R_REQUESTED);
+	settle(r);
+	return 0;
+}
+
+static void memb_remove_all(struct routing *r, struct agent *a)
+{
+	unsigned i;
+	for (i = 0; i < a->n_memb; i++) {
+		struct memb *m = a->m[i];
+		struct queue *q = m->q;
+		int c;
+		for (c = 0; c < ROUTING_CH_COUNT; c++)
+			if (m->pos[c] != ROUTING_NOPOS)
+				routing_heap_remove(&q->aheap[c], m->pos[c]);
+		serving_update(a, q, -1);
+		if (m->qprev)
+			m->qprev->qnext = m->qnext;
+		else
+			q->members = m->qnext;
+		if (m->qnext)
+			m->qnext->qprev = m->qprev;
+		else
+			q->members_tail = m->qprev;
+		q->n_members--;
+		routing_mem_free(&r->mem, m, sizeof(*m));
+	}
+	routing_mem_free(&r->mem, a->m, a->m_cap * sizeof(*a->m));
+	a->m = NULL;
+	a->n_memb = a->m_cap = 0;
+}
+
+static int memb_add(struct routing *r, struct agent *a, struct queue *q)
+{
+	struct memb *m = routing_mem_alloc(&r->mem, sizeof(*m));
+	int c;
+	if (!m)
+		return -ENOMEM;
+	for (c = 0; c < ROUTING_CH_COUNT; c++) {
+		m->pos[c] = ROUTING_NOPOS;
+		if ((q->chan_mask & (1u << c)) &&
+		    routing_heap_reserve(&r->mem, &q->aheap[c], q->n_members + 1)) {
+			routing_mem_free(&r->mem, m, sizeof(*m));
+			return -ENOMEM;
+		}
+	}
+	m->a = a;
+	m->q = q;
+	m->skill_score = skill_score(a, q);
+	/* append, so member order (and ties) follow configuration order */
+	m->qprev = q->members_tail;
+	if (q->members_tail)
+		q->members_tail->qnext = m;
+	else
+		q->members = m;
+	q->members_tail = m;
+	q->n_members++;
+	a->m[a->n_memb++] = m;
+	serving_update(a, q, 1);
+	return 0;
+}
+
+void routing_agent_spec_init(struct routing_agent_spec *s)
+{
+	int c;
+	memset(s, 0, sizeof(*s));
+	s->capacity[ROUTING_CH_VOICE] = 1;
+	s->capacity[ROUTING_CH_CHAT] = 3;
+	s->capacity[ROUTING_CH_EMAIL] = 5;
+	s->capacity[ROUTING_CH_MESSAGING] = 5;
+	for (c = 1; c < ROUTING_CH_COUNT; c++)
+		s->block[c] = 1u << ROUTING_CH_VOICE;
+}
+
+int routing_agent_set(struct routing *r, uint32_t id,
+		      const struct routing_agent_spec *s, int64_t now)
+{
+	struct agent *a;
+	struct routing_skill *sk = NULL;
+	unsigned i, j;
+	int created = 0;
+	if (!r || !s || (s->n_skills && !s->skills) ||
+	    (s->n_queues && !s->queues) || s->n_skills > 1024 ||
+	    s->n_queues > 4096)
+		return -EINVAL;
+	for (i = 0; i < s->n_skills; i++) {
+		if (s->skills[i].id > ROUTING_MAX_SKILL ||
+		    s->skills[i].level < 1 || s->skills[i].level > 5)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (s->skills[j].id == s->skills[i].id)
+				return -EINVAL;
+	}
+	set_now(r, now);
+	a = routing_hash_get(&r->agents, id);
+	if (!a) {
+		a = routing_mem_alloc(&r->mem, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		if (routing_hash_put(&r->mem, &r->agents, id, a)) {
+			routing_mem_free(&r->mem, a, sizeof(*a));
+			return -ENOMEM;
+		}
+		a->id = id;
+		a->base = a->reported = ROUTING_AGENT_OFFLINE;
+		a->idle_since = r->now;
+		created = 1;
+		r->st.agents++;
+	}
+	if (s->n_skills) {
+		sk = routing_mem_alloc(&r->mem, s->n_skills * sizeof(*sk));
+		if (!sk)
+			goto oom;
+		memcpy(sk, s->skills, s->n_skills * sizeof(*sk));
+		sort_skills(sk, s->n_skills);
+	}
+	memb_remove_all(r, a);
+	routing_mem_free(&r->mem, a->skills, a->n_skills * sizeof(*a->skills));
+	a->skills = sk;
+	a->n_skills = s->n_skills;
+	a->langs = s->languages;
+	memcpy(a->cap, s->capacity, sizeof(a->cap));
+	memcpy(a->block, s->block, sizeof(a->block));
+	if (s->n_queues) {
+		a->m = routing_mem_alloc(&r->mem, s->n_queues * sizeof(*a->m));
+		if (!a->m)
+			goto oom_m;
+		a->m_cap = s->n_queues;
+	}
+	for (i = 0; i < s->n_queues; i++) {
+		struct queue *q = routing_hash_get(&r->queues, s->queues[i]);
+		for (j = 0; q && j < a->n_memb; j++)
+			if (a->m[j]->q == q)
+				q = NULL;
+		if (q && memb_add(r, a, q))
+			goto oom_m;
+	}
+	agent_reindex(r, a);
+	note_freed(r, a);
+	settle(r);
+	return 0;
+oom_m:
+	/* leave the agent with the memberships that succeeded */
+	agent_reindex(r, a);
+	return -ENOMEM;
+oom:
+	if (created) {
+		routing_hash_del(&r->agents, id);
+		routing_mem_free(&r->mem, a, sizeof(*a));
+		r->st.agents--;
+	}
+	return -ENOMEM;
+}
+
+int routing_agent_remove(struct routing *r, uint32_t id, int64_t now)
+{
+	struct agent *a;
+	if (!r)
+		return -EINVAL;
+	a = routing_hash_get(&r->agents, id);
+	if (!a)
+		return -ENOENT;
+	if (a->n_active)
+		return -EBUSY;
+	set_now(r, now);
+	while (a->offers)
+		offer_drop(r, a->offers, ROUTING_R_AGENT_GONE, 1);
+	release_sticky(r, a);
+	memb_remove_all(r, a);
+	routing_hash_del(&r->agents, id);
+	/* drop it from the freed list of this call */
+	{
+		unsigned i;
+		for (i = 0; i < r->n_freed; i++)
+			if (r->freed[i] == a)
+				r->freed[i] = r->freed[--r->n_freed], i--;
+	}
+	routing_mem_free(&r->mem, a->skills, a->n_skills * sizeof(*a->skills));
+	routing_mem_free(&r->mem, a, sizeof(*a));
+	r->st.agents--;
+	settle(r);
+	return 0;
+}
+
+int routing_agent_info(const struct routing *r, uint32_t id,
+		       struct routing_agent_info *out)
+{
+	const struct agent *a;
+	if (!r || !out)
+		return -EINVAL;
+	a = routing_hash_get(&r->agents, id);
+	if (!a)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->state = agent_reported(a);
+	out->base = a->base;
+	out->reason = a->reason;
+	memcpy(out->used, a->used, sizeof(out->used));
+	out->misses = a->misses;
+	out->idle_since = a->idle_since;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* queues                                                               */
+
+void routing_queue_spec_init(struct routing_queue_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->strategy = ROUTING_LONGEST_IDLE;
+	s->sl_target_ms = 20000;
+}
+
+static void queue_free(struct routing *r, struct queue *q)
+{
+	int c;
+	for (c = 0; c < ROUTING_CH_COUNT; c++) {
+		routing_heap_fini(&r->mem, &q->aheap[c]);
+		routing_heap_fini(&r->mem, &q->gheap[c]);
+	}
+	routing_mem_free(&r->mem, q, sizeof(*q));
+}
+
+static void queue_unref(struct routing *r, struct queue *q)
+{
+	if (--q->refs == 0 && q->dead)
+		queue_free(r, q);
+}
+
+static int queue_apply(struct queue *q, const struct routing_queue_spec *s)
+{
+	unsigned i;
+	if ((unsigned)s->strategy > ROUTING_RING_ALL || s->sl_target_ms <= 0 ||
+	    s->n_skills > ROUTING_MAX_REQS || s->n_steps > ROUTING_MAX_STEPS ||
+	    (s->n_skills && !s->skills) || (s->n_steps && !s->steps) ||
+	    s->offer_timeout_ms < 0 || s->wrap_ms < ROUTING_WRAP_MANUAL ||
+	    s->max_wait_ms < 0 || (unsigned)s->exit_action > ROUTING_EXIT_QUEUE)
+		return -EINVAL;
+	for (i = 0; i < s->n_skills; i++)
+		if (s->skills[i].id > ROUTING_MAX_SKILL || s->skills[i].level < 1 ||
+		    s->skills[i].level > 5)
+			return -EINVAL;
+	for (i = 0; i < s->n_steps; i++)
+		if (s->steps[i].after_ms < 0 ||
+		    (unsigned)s->steps[i].action > ROUTING_STEP_OFFER_CALLBACK ||
+		    (i && s->steps[i].after_ms < s->steps[i - 1].after_ms))
+			return -EINVAL;
+	q->s = *s;
+	if (s->n_skills)
+		memcpy(q->skills, s->skills, s->n_skills * sizeof(*s->skills));
+	if (s->n_steps)
+		memcpy(q->steps, s->steps, s->n_steps * sizeof(*s->steps));
+	q->s.skills = q->skills;
+	q->s.steps = q->steps;
+	q->lower[0] = q->droplang[0] = q->nxq[0] = 0;
+	for (i = 0; i < s->n_steps; i++) {
+		const struct routing_step *st = &s->steps[i];
+		unsigned low = q->lower[i] + (st->action == ROUTING_STEP_LOWER_LEVEL ?
+						      st->arg : 0);
+		q->lower[i + 1] = (uint8_t)(low > 4 ? 4 : low);
+		q->droplang[i + 1] = q->droplang[i] ||
+				     st->action == ROUTING_STEP_DROP_LANGUAGE;
+		q->nxq[i + 1] = q->nxq[i];
+		if (st->action == ROUTING_STEP_ADD_QUEUE)
+			q->xq[q->nxq[i + 1]++] = st->arg;
+	}
+	return 0;
+}
+
+static int cmp_task_prio(const void *x, const void *y)
+{
+	const struct task *a = *(const struct task *const *)x;
+	const struct task *b = *(const struct task *const *)y;
+	int64_t ka = a->arrival - (int64_t)a->prio * a->q->s.sl_target_ms;
+	int64_t kb = b->arrival - (int64_t)b->prio * b->q->s.sl_target_ms;
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	if (a->arrival != b->arrival)
+		return a->arrival < b->arrival ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Take every waiting task of q out of its group; returns an array the
+ * caller frees (n_out entries), or NULL with *n_out 0. */
+static struct task **queue_drain(struct routing *r, struct queue *q,
+				 unsigned *n_out)
+{
+	struct task **v;
+	unsigned n = 0, c;
+	*n_out = 0;
+	if (!q->waiting)
+		return NULL;
+	v = routing_mem_alloc(&r->mem, q->waiting * sizeof(*v));
+	if (!v)
+		return NULL;
+	for (c = 0; c < ROUTING_CH_COUNT; c++)
+		while (q->gheap[c].n) {
+			struct group *g = q->gheap[c].v[0].obj;
+			struct task *t = g->tasks.v[0].obj;
+			task_ungroup(r, t);
+			v[n++] = t;
+		}
+	*n_out = n;
+	return v;
+}
+
+int routing_queue_set(struct routing *r, uint32_t id,
+		      const struct routing_queue_spec *s, int64_t now)
+{
+	struct queue *q, tmp;
+	struct task **v;
+	struct memb *m;
+	unsigned n, i, k;
+	int err, c;
+	if (!r || !s)
+		return -EINVAL;
+	memset(&tmp, 0, sizeof(tmp));
+	err = queue_apply(&tmp, s);
+	if (err)
+		return err;
+	set_now(r, now);
+	if (s->sticky_window_ms > r->max_sticky)
+		r->max_sticky = s->sticky_window_ms;
+	q = routing_hash_get(&r->queues, id);
+	if (!q) {
+		q = routing_mem_alloc(&r->mem, sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		if (routing_hash_put(&r->mem, &r->queues, id, q)) {
+			routing_mem_free(&r->mem, q, sizeof(*q));
+			return -ENOMEM;
+		}
+		q->id = id;
+		queue_apply(q, s);
+		q->aht = s->aht_ms > 0 ? s->aht_ms : def_aht[ROUTING_CH_VOICE];
+		r->st.queues++;
+		return 0;
+	}
+	/* reconfigure: regroup waiting tasks under the new rules */
+	v = queue_drain(r, q, &n);
+	if (q->waiting) /* drain failed for lack of memory */
+		return -ENOMEM;
+	queue_apply(q, s);
+	if (s->aht_ms > 0)
+		q->aht = s->aht_ms;
+	for (m = q->members; m; m = m->qnext)
+		m->skill_score = skill_score(m->a, q);
+	for (c = 0; c < ROUTING_CH_COUNT; c++) {
+		if (!(q->chan_mask & (1u << c)))
+			continue;
+		while (q->aheap[c].n)
+			routing_heap_remove(&q->aheap[c], 0);
+		q->chan_mask &= (uint8_t) ~(1u << c);
+		(void)ensure_chan(r, q, c);
+	}
+	/* every task of the queue (also offered, sticky, working) follows
+	 * the new steps and requirements */
+	for (k = 0; r->tasks.s && k <= r->tasks.mask; k++) {
+		struct task *t = r->tasks.s[k].val;
+		if (!t || t->q != q)
+			continue;
+		if (t->stage > q->s.n_steps)
+			t->stage = (uint8_t)q->s.n_steps;
+		set_reqs(t);
+		task_arm(r, t);
+	}
+	qsort(v, n, sizeof(*v), cmp_task_prio);
+	for (i = 0; i < n; i++) {
+		struct task *t = v[i];
+		if (route_task(r, t, ROUTING_R_TASK_ARRIVED))
+			task_finish(r, t, ROUTING_TASK_CANCELLED, ROUTING_R_NONE, 0);
+	}
+	routing_mem_free(&r->mem, v, n * sizeof(*v));
+	for (m = q->members; m; m = m->qnext)
+		note_freed(r, m->a);
+	settle(r);
+	return 0;
+}
+
+int routing_queue_remove(struct routing *r, uint32_t id, int64_t now)
+{
+	struct queue *q;
+	struct task **v;
+	unsigned n, i, k;
+	int c;
+	if (!r)
+		return -EINVAL;
+	q = routing_hash_get(&r->queues, id);
+	if (!q)
+		return -ENOENT;
+	set_now(r, now);
+	routing_hash_del(&r->queues, id);
+	r->st.queues--;
+	q->dead = 1;
+	q->refs++; /* hold it while we work */
+	v = queue_drain(r, q, &n);
+	for (i = 0; i < n; i++)
+		task_finish(r, v[i], ROUTING_TASK_CANCELLED,
+			    ROUTING_R_QUEUE_REMOVED, 0);
+	routing_mem_free(&r->mem, v, n * sizeof(*v));
+	/* offered and sticky tasks are not in groups: find them */
+	for (k = 0; r->tasks.s && k <= r->tasks.mask; k++) {
+		struct task *t = r->tasks.s[k].val;
+		if (!t || t->q != q ||
+		    (t->state != ROUTING_TASK_QUEUED &&
+		     t->state != ROUTING_TASK_OFFERED))
+			continue;
+		task_withdraw_all(r, t, ROUTING_R_QUEUE_REMOVED);
+		task_finish(r, t, ROUTING_TASK_CANCELLED, ROUTING_R_QUEUE_REMOVED,
+			    0);
+		k--; /* the table shifted back into this slot */
+	}
+	for (c = 0; c < ROUTING_CH_COUNT; c++)
+		while (q->foreign[c]) {
+			struct fref *f = q->foreign[c];
+			fref_unlink(f, c);
+			f->fq = NULL;
+		}
+	while (q->members) {
+		struct memb *m = q->members;
+		struct agent *a = m->a;
+		unsigned j;
+		for (j = 0; j < a->n_memb && a->m[j] != m; j++)
+			;
+		a->m[j] = a->m[--a->n_memb];
+		for (c = 0; c < ROUTING_CH_COUNT; c++)
+			if (m->pos[c] != ROUTING_NOPOS)
+				routing_heap_remove(&q->aheap[c], m->pos[c]);
+		q->members = m->qnext;
+		if (q->members)
+			q->members->qprev = NULL;
+		else
+			q->members_tail = NULL;
+		routing_mem_free(&r->mem, m, sizeof(*m));
+	}
+	queue_unref(r, q);
+	settle(r);
+	return 0;
+}
+
+int routing_queue_info(const struct routing *r, uint32_t id,
+		       struct routing_queue_info *out)
+{
+	const struct queue *q;
+	int c;
+	if (!r || !out)
+		return -EINVAL;
+	q = routing_hash_get(&r->queues, id);
+	if (!q)
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->waiting = q->waiting;
+	for (c = 0; c < ROUTING_CH_COUNT; c++) {
+		out->free_agents[c] = q->aheap[c].n;
+		out->serving_slots[c] = q->serving[c];
+	}
+	out->aht_ms = q->aht;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* time                                                                 */
+
+static void task_exit(struct routing *r, struct task *t)
+{
+	struct queue *q = t->q, *nq;
+	struct routing_decision d;
+	switch (q->s.exit_action) {
+	case ROUTING_EXIT_TIMEOUT:
+		task_finish(r, t, ROUTING_TASK_TIMED_OUT, ROUTING_R_MAX_WAIT, 0);
+		return;
+	case ROUTING_EXIT_QUEUE:
+		nq = routing_hash_get(&r->queues, q->s.exit_arg);
+		if (nq && nq != q) {
+			task_ungroup(r, t);
+			sticky_remove(t);
+			t->q = nq;
+			nq->refs++;
+			queue_unref(r, q);
+			t->stage = 0;
+			t->enter = r->now;
+			set_reqs(t);
+			dec_task(r, &d, ROUTING_D_TASK_MOVED, ROUTING_R_MAX_WAIT, t);
+			d.arg = nq->id;
+			emit(r, &d);
+			if (route_task(r, t, ROUTING_R_TASK_ARRIVED))
+				task_finish(r, t, ROUTING_TASK_CANCELLED,
+					    ROUTING_R_NONE, 0);
+			else
+				task_arm(r, t);
+			return;
+		}
+		/* fall through: no such queue, leave the engine */
+		/* FALLTHROUGH */
+	default:
+		task_finish(r, t, ROUTING_TASK_OVERFLOWED, ROUTING_R_MAX_WAIT,
+			    q->s.exit_arg);
+		return;
+	}
+}
+
+static void task_timer(struct routing *r, struct task *t)
+{
+	struct queue *q = t->q;
+	struct routing_decision d;
+	int changed = 0;
+	if (t->state == ROUTING_TASK_WRAPUP) {
+		task_done(r, t, ROUTING_R_WRAP_TIMEOUT);
+		return;
+	}
+	if (t->sticky && t->sticky_due <= r->now) {
+		struct agent *a = t->a;
+		sticky_remove(t);
+		dec_task(r, &d, ROUTING_D_REQUEUE, ROUTING_R_STICKY_EXPIRED, t);
+		d.agent = a->id;
+		d.has_agent = 1;
+		emit(r, &d);
+		changed = 1;
+	}
+	while (t->stage < q->s.n_steps &&
+	       t->enter + q->steps[t->stage].after_ms <= r->now) {
+		const struct routing_step *st = &q->steps[t->stage];
+		t->stage++;
+		dec_task(r, &d, st->action == ROUTING_STEP_OFFER_CALLBACK ?
+					ROUTING_D_CALLBACK :
+					ROUTING_D_STEP,
+			 ROUTING_R_STEP_DUE, t);
+		d.arg = t->stage - 1;
+		emit(r, &d);
+		if (st->action != ROUTING_STEP_OFFER_CALLBACK)
+			changed = 1;
+	}
+	if (t->state == ROUTING_TASK_QUEUED && !t->sticky && past_max_wait(r, t)) {
+		task_exit(r, t);
+		return;
+	}
+	if (changed && t->state == ROUTING_TASK_QUEUED && !t->sticky) {
+		/* new eligibility: regroup and look for agents again */
+		task_ungroup(r, t);
+		if (route_task(r, t, ROUTING_R_STEP_DUE)) {
+			task_finish(r, t, ROUTING_TASK_CANCELLED, ROUTING_R_NONE, 0);
+			return;
+		}
+	}
+	task_arm(r, t);
+}
+
+int64_t routing_tick(struct routing *r, int64_t now)
+{
+	if (!r)
+		return ROUTING_NEVER;
+	set_now(r, now);
+	while (r->timers.n && r->timers.v[0].k1 <= r->now) {
+		struct routing_hent *e = &r->timers.v[0];
+		if (e->k2 == TK_OFFER) {
+			struct offer *o = e->obj;
+			offer_miss(r, o, ROUTING_R_OFFER_TIMEOUT);
+		} else {
+			task_timer(r, e->obj);
+		}
+		settle(r);
+	}
+	/* forget customers past every queue's sticky window */
+	while (r->chead && r->chead->at + r->max_sticky < r->now) {
+		struct cust *c = r->chead;
+		r->chead = c->next;
+		if (r->chead)
+			r->chead->prev = NULL;
+		else
+			r->ctail = NULL;
+		routing_hash_del(&r->custs, c->id);
+		routing_mem_free(&r->mem, c, sizeof(*c));
+	}
+	return routing_next_due(r);
+}
+
+int64_t routing_next_due(const struct routing *r)
+{
+	int64_t due = ROUTING_NEVER;
+	if (!r)
+		return due;
+	if (r->timers.n)
+		due = r->timers.v[0].k1;
+	if (r->chead && r->chead->at + r->max_sticky + 1 < due)
+		due = r->chead->at + r->max_sticky + 1;
+	return due;
+}
+
+/* ------------------------------------------------------------------ */
+/* life cycle                                                           */
+
+void routing_opts_init(struct routing_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_misses = 3;
+	o->ring_all_max = 64;
+}
+
+int routing_alloc(struct routing **rp, const struct routing_opts *o)
+{
+	struct routing *r;
+	if (!rp)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->mem.bytes = sizeof(*r);
+	if (o)
+		r->o = *o;
+	else
+		routing_opts_init(&r->o);
+	if (!r->o.ring_all_max)
+		r->o.ring_all_max = 64;
+	r->now = NOW_UNSET;
+	*rp = r;
+	return 0;
+}
+
+void routing_free(struct routing *r)
+{
+	uint32_t k;
+	if (!r)
+		return;
+	for (k = 0; r->offers.s && k <= r->offers.mask; k++)
+		if (r->offers.s[k].val)
+			routing_mem_free(&r->mem, r->offers.s[k].val,
+					 sizeof(struct offer));
+	for (k = 0; r->groups.s && k <= r->groups.mask; k++) {
+		struct group *g = r->groups.s[k].val, *n;
+		for (; g; g = n) {
+			n = g->hnext;
+			routing_heap_fini(&r->mem, &g->tasks);
+			routing_mem_free(&r->mem, g, sizeof(*g));
+		}
+	}
+	for (k = 0; r->tasks.s && k <= r->tasks.mask; k++) {
+		struct task *t = r->tasks.s[k].val;
+		if (t) {
+			if (--t->q->refs == 0 && t->q->dead)
+				queue_free(r, t->q);
+			routing_mem_free(&r->mem, t, sizeof(*t));
+		}
+	}
+	for (k = 0; r->agents.s && k <= r->agents.mask; k++) {
+		struct agent *a = r->agents.s[k].val;
+		if (a) {
+			unsigned i;
+			for (i = 0; i < a->n_memb; i++)
+				routing_mem_free(&r->mem, a->m[i], sizeof(struct memb));
+			routing_mem_free(&r->mem, a->m, a->m_cap * sizeof(*a->m));
+			routing_mem_free(&r->mem, a->skills,
+					 a->n_skills * sizeof(*a->skills));
+			routing_mem_free(&r->mem, a, sizeof(*a));
+		}
+	}
+	for (k = 0; r->queues.s && k <= r->queues.mask; k++)
+		if (r->queues.s[k].val)
+			queue_free(r, r->queues.s[k].val);
+	while (r->chead) {
+		struct cust *c = r->chead;
+		r->chead = c->next;
+		routing_mem_free(&r->mem, c, sizeof(*c));
+	}
+	routing_hash_fini(&r->mem, &r->agents);
+	routing_hash_fini(&r->mem, &r->queues);
+	routing_hash_fini(&r->mem, &r->tasks);
+	routing_hash_fini(&r->mem, &r->offers);
+	routing_hash_fini(&r->mem, &r->groups);
+	routing_hash_fini(&r->mem, &r->custs);
+	routing_heap_fini(&r->mem, &r->timers);
+	routing_mem_free(&r->mem, r->freed, r->cap_freed * sizeof(void *));
+	routing_mem_free(&r->mem, r->requeued, r->cap_requeued * sizeof(void *));
+	free(r);
+}
+
+void routing_stats(const struct routing *r, struct routing_stats *out)
+{
+	*out = r->st;
+	out->bytes = r->mem.bytes;
+}
+
+/* ------------------------------------------------------------------ */
+/* names and formatting                                                 */
+
+const char *routing_strategy_name(enum routing_strategy s)
+{
+	static const char *n[] = {"longest-idle", "least-occupied", "best-skill",
+				  "round-robin", "ring-all"};
+	return (unsigned)s <= ROUTING_RING_ALL ? n[s] : "?";
+}
+
+const char *routing_task_state_name(enum routing_task_state s)
+{
+	static const char *n[] = {"queued",   "offered",   "accepted",
+				  "wrap-up",  "done",      "abandoned",
+				  "cancelled", "timed-out", "overflowed"};
+	return (unsigned)s <= ROUTING_TASK_OVERFLOWED ? n[s] : "?";
+}
+
+const char *routing_agent_state_name(enum routing_agent_state s)
+{
+	static const char *n[] = {"offline", "available", "away", "busy",
+				  "wrap-up"};
+	return (unsigned)s <= ROUTING_AGENT_WRAPUP ? n[s] : "?";
+}
+
+const char *routing_decision_type_name(enum routing_decision_type t)
+{
+	static const char *n[] = {"offer",    "withdraw",   "accept",
+				  "requeue",  "step",       "callback",
+				  "task-end", "task-moved", "wrap-up",
+				  "agent-state"};
+	return (unsigned)t <= ROUTING_D_AGENT_STATE ? n[t] : "?";
+}
+
+const char *routing_reason_name(enum routing_reason r)
+{
+	static const char *n[] = {
+		"none",         "task-arrived",   "agent-free",
+		"sticky",       "rejected",       "offer-timeout",
+		"other-accepted", "cancelled",    "agent-gone",
+		"queue-removed", "missed-offers", "max-wait",
+		"step-due",     "requested",      "wrap-timeout",
+		"sticky-expired"};
+	return (unsigned)r <= ROUTING_R_STICKY_EXPIRED ? n[r] : "?";
+}
+
+int routing_decision_format(const struct routing_decision *d, char *buf,
+			    size_t n)
+{
+	char agent[16] = "-";
+	if (d->has_agent)
+		snprintf(agent, sizeof(agent), "%u", (unsigned)d->agent);
+	if (d->type == ROUTING_D_AGENT_STATE)
+		return snprintf(buf, n, "t=%lld agent-state agent=%s state=%s "
+				"away_reason=%u reason=%s",
+				(long long)d->now, agent,
+				routing_agent_state_name(d->agent_state),
+				(unsigned)d->away_reason,
+				routing_reason_name(d->reason));
+	return snprintf(buf, n,
+			"t=%lld %s task=%llu queue=%u agent=%s offer=%llu v=%u "
+			"reason=%s strategy=%s state=%s eff=%.4f wait=%lldms "
+			"stage=%d key=(%lld,%lld) candidates=%u runner_up=%.4f "
+			"arg=%u",
+			(long long)d->now, routing_decision_type_name(d->type),
+			(unsigned long long)d->task, (unsigned)d->queue, agent,
+			(unsigned long long)d->offer, (unsigned)d->version,
+			routing_reason_name(d->reason),
+			routing_strategy_name(d->strategy),
+			routing_task_state_name(d->task_state), d->eff_priority,
+			(long long)d->wait_ms, d->stage, (long long)d->key1,
+			(long long)d->key2, d->candidates,
+			d->has_runner_up ? d->runner_up : NAN,
+			(unsigned)d->arg);
+}
