@@ -1,0 +1,226 @@
+/*
+ * api_int.h (private to src/api): the web thread's objects.
+ *
+ * Lifetimes (the close rule):
+ * - struct api_req is one HTTP request. It is allocated when the request
+ *   line arrives and freed on the web thread either after the response is
+ *   fully written, or, when the connection closed while a job was in
+ *   flight, when that job's completion arrives (req->wsi is then NULL: the
+ *   request is an orphan and its result is dropped).
+ * - Jobs (store jobs, hash work) only read the request's immutable inputs
+ *   and write its result fields; the web thread does not touch a request
+ *   while req->pending is set.
+ * - struct api_ws is one WebSocket subscriber, living in lws's per-session
+ *   memory from ESTABLISHED to CLOSED.
+ */
+#ifndef HL_API_INT_H
+#define HL_API_INT_H
+
+#include "api/api.h"
+#include "api/api_schema.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define API_MAX_BODY (1024 * 1024)
+#define API_WS_MAX_EVENTS 256
+#define API_WS_MAX_BYTES (1024 * 1024)
+#define API_WS_CLOSE_SLOW 4008
+
+struct api;
+struct api_req;
+
+/* Who is calling, after authentication. */
+struct api_principal {
+	int64_t user_id;
+	unsigned role;          /* ROLE_* bit */
+	bool via_cookie;        /* cookie auth: unsafe methods need CSRF */
+	char username[65];
+	char token_hash[65];
+	char csrf[48];
+};
+
+/* A live session or API token, kept in the web thread's table and in the
+ * sessions table of the store. */
+struct api_session {
+	struct api_session *next; /* hash chain */
+	char token_hash[65];
+	int64_t user_id;
+	unsigned role;
+	char username[65];
+	char csrf[48];
+	char kind[8];             /* "session" or "api" */
+	char name[101];
+	int64_t created_at, expires_at;
+};
+
+typedef void(api_cont_h)(struct api_req *req);
+
+struct api_req {
+	struct api *api;
+	struct lws *wsi;        /* NULL: connection gone, drop the result */
+	int method;             /* LWSHUMETH_* */
+	char path[512];
+	char query[1024];       /* "a=1&b=2" (raw, url-encoded) */
+	char peer[64];
+	char *body;
+	size_t body_len, body_cap;
+	bool body_too_large;
+	bool pending;           /* a job or work item holds the request */
+	bool dispatched;
+	int64_t t0_us;
+	struct api_principal who;
+
+	/* set by handlers for their continuation */
+	api_cont_h *cont;
+	int err;                /* job status */
+	void *ctx;              /* handler-owned state, freed by ctx_free */
+	void (*ctx_free)(void *ctx);
+
+	/* the response */
+	int status;
+	const char *ctype;
+	char *resp;
+	size_t resp_len, resp_off;
+	char headers[768];      /* extra "Name: value\r\n" lines */
+	bool headers_sent;
+	bool responded;
+	struct lws_sorted_usec_list sul; /* delayed answers (throttled logins) */
+};
+
+/* Per-connection memory given by lws (pss). */
+struct api_conn {
+	struct api_req *req;
+	struct api_ws *ws;
+};
+
+struct api_ws {
+	struct api_ws *prev, *next; /* list of subscribers */
+	struct lws *wsi;
+	struct api_principal who;
+	char **topics;              /* NULL-terminated, or NULL: none */
+	struct api_evmsg **ring;    /* allocated while events are queued */
+	unsigned head, count;
+	size_t bytes;
+	bool hello_sent;
+	bool closing;
+	char rx[1024];              /* control messages from the client */
+	size_t rx_len;
+};
+
+/* One serialized event shared by every subscriber that gets it. */
+struct api_evmsg {
+	int refs;
+	char type[64];
+	size_t len;
+	unsigned char buf[];        /* LWS_PRE bytes of headroom, then JSON */
+};
+
+/* Items crossing into the web thread. */
+enum api_inbox_kind { INBOX_RESUME, INBOX_EVENTS, INBOX_STOP };
+struct api_inbox_item {
+	struct api_inbox_item *next;
+	enum api_inbox_kind kind;
+	struct api_req *req;          /* RESUME */
+	struct api_evmsg **evs;       /* EVENTS */
+	size_t nevs;
+};
+
+struct api_metrics {
+	uint64_t requests[6];         /* by status class 1xx..5xx; [0] unused */
+	uint64_t req_by_code[600];
+	uint64_t latency_hist[12];    /* cumulative buckets, see api_metrics.c */
+	uint64_t latency_us_sum;
+	uint64_t latency_count;
+	uint64_t ws_connections;
+	uint64_t ws_events_sent;
+	uint64_t ws_slow_closed;
+	uint64_t login_failures;
+	uint64_t events_published;
+};
+
+struct api {
+	struct api_opts o;
+	struct lws_context *ctx;
+	pthread_t thread;
+	int port;
+	volatile int stop_requested;
+	bool deprecated;
+	int64_t drain_deadline_us;
+
+	int drain_ms;
+	pthread_mutex_t inbox_lock;
+	pthread_cond_t inbox_cond;
+	struct api_inbox_item *inbox_head, *inbox_tail;
+
+	/* web-thread only */
+	struct api_session **sessions; /* hash table by token_hash */
+	size_t nbuckets, nsessions;
+	struct api_throttle *throttle; /* failed logins by source */
+	struct api_ws *subscribers;
+	size_t inflight;               /* requests not yet freed */
+	struct api_metrics m;
+	char *openapi;                 /* cached document */
+	size_t openapi_len;
+	struct lws_http_mount mounts[4];
+	char web_dir[1024];
+};
+
+/* api.c */
+void api_respond(struct api_req *req, int status, const char *ctype, char *body, size_t len);
+void api_respond_json(struct api_req *req, int status, json_t *j);
+void api_problem(struct api_req *req, int status, const char *detail, const char *field);
+void api_add_header(struct api_req *req, const char *name, const char *value);
+/* Hand the request to another thread; call api_resume() there when done:
+ * it posts the request back and runs req->cont on the web thread. */
+void api_suspend(struct api_req *req, api_cont_h *cont);
+void api_resume(struct api_req *req);
+/* The store_done_h that resumes a suspended request (arg = req). */
+void api_store_done(int err, void *arg);
+int api_query_get(const struct api_req *req, const char *name, char *buf, size_t size);
+int api_query_int(const struct api_req *req, const char *name, int64_t def, int64_t min,
+		  int64_t max, int64_t *out);
+json_t *api_parse_body(struct api_req *req); /* NULL after answering 400/415 */
+
+/* api_auth.c */
+int api_auth_init(struct api *a);
+void api_auth_free(struct api *a);
+void api_auth_housekeeping(struct api *a); /* expire sessions, throttle entries */
+/* Authenticate from the Authorization header, ?token= (WS only) or the
+ * cookie. Returns true with req->who filled. */
+bool api_auth_request(struct api *a, struct lws *wsi, bool allow_query_token,
+		      const char *query, struct api_principal *who);
+void api_handle_login(struct api_req *req);
+void api_handle_logout(struct api_req *req);
+void api_handle_me(struct api_req *req);
+void api_handle_tokens(struct api_req *req, const char *id);
+const char *api_role_name(unsigned role);
+unsigned api_role_parse(const char *s);
+void api_session_put(struct api *a, const struct api_session *s);
+void api_session_drop(struct api *a, const char *token_hash);
+void api_sessions_drop_user(struct api *a, int64_t user_id);
+int api_hash_password(const char *password, char out[128]);
+
+/* api_res.c */
+/* Render one stored resource (doc + id, version, times) into *out (new
+ * reference). Returns 0, -ENOENT, or a store error. On a store thread. */
+int api_res_fetch(struct store_tx *tx, const struct api_resource *res, int64_t id, json_t **out);
+void api_handle_resource(struct api_req *req, const struct api_resource *res, const char *id);
+void api_handle_events_list(struct api_req *req);
+
+/* api_ws.c */
+int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct api_conn *conn,
+		    void *in, size_t len);
+void api_ws_deliver(struct api *a, struct api_evmsg **evs, size_t n);
+struct api_evmsg *api_evmsg_from_event(const struct store_event *ev);
+void api_evmsg_unref(struct api_evmsg *m);
+
+/* api_metrics.c */
+void api_metrics_observe(struct api *a, int status, int64_t us);
+void api_handle_metrics(struct api_req *req);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * api_ws.c: the live event stream at /api/v1/events (WebSocket).
+ *
+ * Each committed event is serialized once (api_evmsg, refcounted) and
+ * queued by pointer on every subscriber whose topics match. A subscriber's
+ * queue is bounded (API_WS_MAX_EVENTS messages or API_WS_MAX_BYTES bytes);
+ * when an event would overflow it, that subscriber alone is closed with
+ * code 4008 "slow consumer" and its queue is dropped, so one slow reader
+ * never holds up the others or grows the server's memory. A reader that
+ * does not even read the close frame is cut off after 5 s.
+ *
+ * Idle cost: lws's own per-connection state plus struct api_ws; the queue
+ * array exists only while messages are queued.
+ */
+#include "api/api_int.h"
+#include "base/base.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void api_evmsg_unref(struct api_evmsg *m)
+{
+	if (m && --m->refs <= 0)
+		free(m);
+}
+
+static struct api_evmsg *evmsg_from_json(json_t *j, const char *type)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		return NULL;
+	size_t len = strlen(s);
+	struct api_evmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (m) {
+		m->refs = 1;
+		snprintf(m->type, sizeof(m->type), "%s", type);
+		m->len = len;
+		memcpy(m->buf + LWS_PRE, s, len);
+	}
+	free(s);
+	return m;
+}
+
+struct api_evmsg *api_evmsg_from_event(const struct store_event *ev)
+{
+	char t[32];
+	json_t *payload = json_loads(ev->payload ? ev->payload : "{}", JSON_DECODE_ANY, NULL);
+	json_t *e = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)ev->id, "ts",
+			      base_iso8601(ev->ts_ms, t, sizeof(t)), "type", ev->type, "payload",
+			      payload ? payload : json_object());
+	const int64_t vals[] = {ev->actor, ev->interaction, ev->agent, ev->queue};
+	static const char *const names[] = {"actor", "interaction", "agent", "queue"};
+	for (int i = 0; i < 4; i++)
+		json_object_set_new(e, names[i], vals[i] ? json_integer(vals[i]) : json_null());
+	return evmsg_from_json(json_pack("{s:s, s:o}", "type", "event", "event", e), ev->type);
+}
+
+static bool topic_match(const struct api_ws *ws, const char *type)
+{
+	if (!ws->topics)
+		return false;
+	for (char **t = ws->topics; *t; t++) {
+		size_t n = strlen(*t);
+		if (strcmp(*t, "*") == 0 || strcmp(*t, type) == 0)
+			return true;
+		if (n >= 2 && (*t)[n - 1] == '*' && (*t)[n - 2] == '.' && strncmp(*t, type, n - 1) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void ring_clear(struct api_ws *ws)
+{
+	for (unsigned i = 0; i < ws->count; i++)
+		api_evmsg_unref(ws->ring[(ws->head + i) % API_WS_MAX_EVENTS]);
+	free(ws->ring);
+	ws->ring = NULL;
+	ws->head = ws->count = 0;
+	ws->bytes = 0;
+}
+
+static void slow_close(struct api *a, struct api_ws *ws)
+{
+	ring_clear(ws);
+	ws->closing = true;
+	a->m.ws_slow_closed++;
+	lws_callback_on_writable(ws->wsi);
+	lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, 5);
+}
+
+/* Queue m on ws (takes a reference). */
+static void ws_enqueue(struct api *a, struct api_ws *ws, struct api_evmsg *m)
+{
+	if (ws->closing)
+		return;
+	if (ws->count == API_WS_MAX_EVENTS || ws->bytes + m->len > API_WS_MAX_BYTES) {
+		slow_close(a, ws);
+		return;
+	}
+	if (!ws->ring) {
+		ws->ring = calloc(API_WS_MAX_EVENTS, sizeof(*ws->ring));
+		if (!ws->ring) {
+			slow_close(a, ws);
+			return;
+		}
+	}
+	m->refs++;
+	ws->ring[(ws->head + ws->count) % API_WS_MAX_EVENTS] = m;
+	ws->count++;
+	ws->bytes += m->len;
+	lws_callback_on_writable(ws->wsi);
+}
+
+void api_ws_deliver(struct api *a, struct api_evmsg **evs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		a->m.events_published++;
+		for (struct api_ws *ws = a->subscribers; ws; ws = ws->next)
+			if (topic_match(ws, evs[i]->type))
+				ws_enqueue(a, ws, evs[i]);
+		api_evmsg_unref(evs[i]);
+	}
+}
+
+static void free_topics(struct api_ws *ws)
+{
+	if (!ws->topics)
+		return;
+	for (char **t = ws->topics; *t; t++)
+		free(*t);
+	free(ws->topics);
+	ws->topics = NULL;
+}
+
+static void send_control(struct api *a, struct api_ws *ws, json_t *j)
+{
+	struct api_evmsg *m = evmsg_from_json(j, "control");
+	if (!m)
+		return;
+	ws_enqueue(a, ws, m);
+	api_evmsg_unref(m);
+}
+
+static void send_error(struct api *a, struct api_ws *ws, const char *detail)
+{
+	send_control(a, ws, json_pack("{s:s, s:s}", "type", "error", "detail", detail));
+}
+
+static void on_message(struct api *a, struct api_ws *ws)
+{
+	json_error_t e;
+	json_t *j = json_loadb(ws->rx, ws->rx_len, JSON_REJECT_DUPLICATES, &e);
+	if (!j) {
+		char d[200];
+		snprintf(d, sizeof(d), "malformed JSON at line %d, column %d: %s", e.line, e.column, e.text);
+		send_error(a, ws, d);
+		return;
+	}
+	const char *type = json_string_value(json_object_get(j, "type"));
+	json_t *topics = json_object_get(j, "topics");
+	if (!type || strcmp(type, "subscribe") != 0) {
+		send_error(a, ws, "type: expected \"subscribe\"");
+	} else if (!json_is_array(topics) || json_array_size(topics) > 32) {
+		send_error(a, ws, "topics: expected an array of up to 32 strings");
+	} else {
+		size_t n = json_array_size(topics), i;
+		json_t *t;
+		bool ok = true;
+		json_array_foreach(topics, i, t) {
+			if (!json_is_string(t) || json_string_length(t) < 1 || json_string_length(t) > 64)
+				ok = false;
+		}
+		if (!ok) {
+			send_error(a, ws, "topics: each topic is a string of 1 to 64 characters");
+		} else {
+			free_topics(ws);
+			ws->topics = calloc(n + 1, sizeof(char *));
+			for (i = 0; ws->topics && i < n; i++)
+				ws->topics[i] = strdup(json_string_value(json_array_get(topics, i)));
+			send_control(a, ws, json_pack("{s:s, s:O}", "type", "subscribed", "topics", topics));
+		}
+	}
+	json_decref(j);
+}
+
+int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct api_conn *conn,
+		    void *in, size_t len)
+{
+	struct lws_context *ctx = lws_get_context(wsi);
+	struct api *a = ctx ? lws_context_user(ctx) : NULL;
+	struct api_ws *ws = conn ? conn->ws : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED: {
+		char uri[64] = "";
+		lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+		if (strcmp(uri, "/api/v1/events") != 0) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+					 (unsigned char *)"no such stream", 14);
+			return -1;
+		}
+		struct api_principal who;
+		if (!api_auth_request(a, wsi, true, NULL, &who)) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+					 (unsigned char *)"unauthorized", 12);
+			return -1;
+		}
+		ws = calloc(1, sizeof(*ws));
+		if (!ws)
+			return -1;
+		ws->wsi = wsi;
+		ws->who = who;
+		ws->next = a->subscribers;
+		if (a->subscribers)
+			a->subscribers->prev = ws;
+		a->subscribers = ws;
+		conn->ws = ws;
+		a->m.ws_connections++;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	case LWS_CALLBACK_RECEIVE:
+		if (!ws)
+			return -1;
+		if (ws->rx_len + len > sizeof(ws->rx)) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+					 (unsigned char *)"message too large", 17);
+			return -1;
+		}
+		memcpy(ws->rx + ws->rx_len, in, len);
+		ws->rx_len += len;
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+			on_message(a, ws);
+			ws->rx_len = 0;
+		}
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		if (!ws)
+			return 0;
+		if (ws->closing) {
+			lws_close_reason(wsi, (enum lws_close_status)API_WS_CLOSE_SLOW,
+					 (unsigned char *)"slow consumer", 13);
+			return -1;
+		}
+		if (!ws->hello_sent) {
+			struct api_evmsg *m = evmsg_from_json(
+				json_pack("{s:s, s:{s:I, s:s, s:s}}", "type", "hello", "user", "id",
+					  (json_int_t)ws->who.user_id, "username", ws->who.username,
+					  "role", api_role_name(ws->who.role)),
+				"hello");
+			ws->hello_sent = true;
+			if (m) {
+				int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+				api_evmsg_unref(m);
+				if (w < 0)
+					return -1;
+			}
+			if (ws->count)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (!ws->count)
+			return 0;
+		struct api_evmsg *m = ws->ring[ws->head];
+		ws->head = (ws->head + 1) % API_WS_MAX_EVENTS;
+		ws->count--;
+		ws->bytes -= m->len;
+		int w = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+		api_evmsg_unref(m);
+		if (w < 0)
+			return -1;
+		a->m.ws_events_sent++;
+		if (ws->count)
+			lws_callback_on_writable(wsi);
+		else {
+			free(ws->ring); /* idle subscribers hold no queue */
+			ws->ring = NULL;
+			ws->head = 0;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_CLOSED:
+		if (!ws)
+			return 0;
+		if (ws->prev)
+			ws->prev->next = ws->next;
+		else
+			a->subscribers = ws->next;
+		if (ws->next)
+			ws->next->prev = ws->prev;
+		ring_clear(ws);
+		free_topics(ws);
+		free(ws);
+		conn->ws = NULL;
+		a->m.ws_connections--;
+		return 0;
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,209 @@
+/*
+ * core.c: start-up, the main loop and shutdown.
+ *
+ * Start order: raise the descriptor limit, libre_init and fd_setsize, block
+ * SIGTERM/SIGINT so that only this thread receives them, open the store
+ * (migrations run here), create the first admin if there is no user, start
+ * the worker pool and the web thread, open the SIP listener, unblock the
+ * signals and enter re_main. Stop order is the reverse: the web thread
+ * drains its requests (their store jobs complete), then the store finishes
+ * every queued write and closes, then the workers. Anything acknowledged
+ * to a client was committed before the acknowledgement, so a kill -9 at any
+ * point loses nothing acknowledged.
+ */
+#include "core/core.h"
+#include "api/api.h"
+#include "base/base.h"
+#include "store/store.h"
+
+#include <re.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#define MOD "core"
+
+static struct api *the_api; /* read by the store's event hook */
+static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile sig_atomic_t stop_signal;
+
+static void on_events(const struct store_event *evs, size_t n, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&api_lock);
+	if (the_api)
+		api_publish_events(the_api, evs, n);
+	pthread_mutex_unlock(&api_lock);
+}
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	re_cancel();
+}
+
+int core_open_store(const struct core_opts *o, struct store **stp)
+{
+	char url[1200];
+	if (mkdir(o->data_dir, 0750) && errno != EEXIST) {
+		LOG_ERROR(MOD, "cannot create data directory %s: %s", o->data_dir, strerror(errno));
+		return -errno;
+	}
+	if (o->store_url && *o->store_url)
+		snprintf(url, sizeof(url), "%s", o->store_url);
+	else
+		snprintf(url, sizeof(url), "sqlite:%s/hotline.db", o->data_dir);
+	struct store_opts so = {.url = url, .event_h = on_events};
+	return store_open(stp, &so);
+}
+
+/* First start: make the admin user. The password comes from
+ * HOTLINE_ADMIN_PASSWORD or is generated and printed once. */
+static int ensure_admin(struct store *st)
+{
+	int64_t n = 0;
+	int r = api_user_count(st, &n);
+	if (r || n > 0)
+		return r;
+	const char *pw = getenv("HOTLINE_ADMIN_PASSWORD");
+	char gen[32];
+	if (!pw || !*pw) {
+		unsigned char raw[12];
+		randombytes_buf(raw, sizeof(raw));
+		sodium_bin2base64(gen, sizeof(gen), raw, sizeof(raw),
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		pw = gen;
+	}
+	r = api_user_add(st, "admin", "admin", pw);
+	if (r) {
+		LOG_ERROR(MOD, "could not create the admin user (password must be 8 to 256 characters): %d", r);
+		return r;
+	}
+	if (pw == gen) {
+		printf("\n  Hotline first start: user 'admin', password '%s' (shown once)\n\n", gen);
+		fflush(stdout);
+	}
+	LOG_INFO(MOD, "created the admin user");
+	return 0;
+}
+
+/* Minimal SIP presence on the core loop until the voice channel lands:
+ * answers OPTIONS (monitoring pings) and refuses everything else with 501,
+ * so that a misdirected phone gets a clear answer instead of silence. */
+static struct sip *sip_stack;
+static struct sip_lsnr *sip_listener;
+
+static bool on_sip_request(const struct sip_msg *msg, void *arg)
+{
+	(void)arg;
+	if (!pl_strcmp(&msg->met, "OPTIONS"))
+		(void)sip_reply(sip_stack, msg, 200, "OK");
+	else if (pl_strcmp(&msg->met, "ACK"))
+		(void)sip_reply(sip_stack, msg, 501, "Not Implemented");
+	return true;
+}
+
+static int sip_start(const struct core_opts *o)
+{
+	struct sa laddr;
+	int r = sa_set_str(&laddr, (o->bind && *o->bind) ? o->bind : "0.0.0.0", (uint16_t)o->sip_port);
+	if (r)
+		return r;
+	r = sip_alloc(&sip_stack, NULL, 32, 32, 32, "Hotline " HL_VERSION, NULL, NULL);
+	if (!r)
+		r = sip_transp_add(sip_stack, SIP_TRANSP_UDP, &laddr);
+	if (!r)
+		r = sip_listen(&sip_listener, sip_stack, true, on_sip_request, NULL);
+	if (r) {
+		LOG_ERROR(MOD, "could not listen for SIP on port %d: %s", o->sip_port, strerror(r));
+		return r;
+	}
+	LOG_INFO(MOD, "SIP (UDP) on port %d", o->sip_port);
+	return 0;
+}
+
+static void sip_stop(void)
+{
+	sip_listener = mem_deref(sip_listener);
+	if (sip_stack)
+		sip_close(sip_stack, true);
+	sip_stack = mem_deref(sip_stack);
+}
+
+int core_run(const struct core_opts *o)
+{
+	struct store *st = NULL;
+	struct base_workq *wq = NULL;
+	struct api *a = NULL;
+	int code = 1;
+
+	/* Every WebSocket and RTP leg is a descriptor: take what we may. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (libre_init()) {
+		LOG_ERROR(MOD, "libre_init failed");
+		return 1;
+	}
+	fd_setsize(rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur);
+
+	sigset_t sigs, old;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (sodium_init() < 0) {
+		LOG_ERROR(MOD, "libsodium failed to initialise");
+		goto out;
+	}
+	if (core_open_store(o, &st))
+		goto out;
+	if (ensure_admin(st))
+		goto out;
+	if (base_workq_alloc(&wq, 2, "hl-work"))
+		goto out;
+	struct api_opts ao = {.bind = o->bind, .port = o->http_port, .web_dir = o->web_dir,
+			      .store = st, .workq = wq};
+	if (api_start(&a, &ao))
+		goto out;
+	pthread_mutex_lock(&api_lock);
+	the_api = a;
+	pthread_mutex_unlock(&api_lock);
+	if (o->sip_port > 0 && sip_start(o))
+		goto out;
+
+	LOG_INFO(MOD, "hotline %s ready: http://%s:%d/ (store %s)", HL_VERSION,
+		 (o->bind && *o->bind) ? o->bind : "localhost", api_port(a), store_backend(st));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	re_main(on_signal);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	LOG_INFO(MOD, "stopping (signal %d)", (int)stop_signal);
+	code = 0;
+
+out:
+	sip_stop();
+	if (a) {
+		pthread_mutex_lock(&api_lock);
+		the_api = NULL;
+		pthread_mutex_unlock(&api_lock);
+		api_stop(a, o->drain_ms ? o->drain_ms : 3000);
+	}
+	store_close(st);
+	base_workq_free(wq);
+	libre_close();
+	if (code == 0)
+		LOG_INFO(MOD, "stopped cleanly");
+	return code;
+}
