@@ -5,6 +5,7 @@
 #include "base/base.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 static int accept_all(const struct base_config_item *it, char *err, size_t errsz, void *arg)
