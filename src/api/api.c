@@ -85,6 +85,7 @@ static const char *status_title(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
+	case 411: return "Length Required";
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Entity";
@@ -499,7 +500,14 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 		qn--;
 	req->query[qn] = '\0';
 
-	if (method == LWSHUMETH_POST || method == LWSHUMETH_PUT || method == LWSHUMETH_PATCH) {
+	/* lws 4.1 reads bodies for POST and PUT only; any other method is
+	 * answered at once, and if it claims a body the connection is closed
+	 * after the answer rather than parsing that body as a request. */
+	if (method != LWSHUMETH_POST && method != LWSHUMETH_PUT &&
+	    (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+	     lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0))
+		req->body_too_large = true;
+	if (method == LWSHUMETH_POST || method == LWSHUMETH_PUT) {
 		char cl[32] = "";
 		unsigned long long clen = 0;
 		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
@@ -517,8 +525,15 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 			api_problem(req, 415, "expected Content-Type: application/json", NULL);
 			return 0;
 		}
-		if (has_body)
-			return 0; /* wait for HTTP_BODY_COMPLETION */
+		/* With a Content-Length (even 0) or chunked body, lws ends with
+		 * HTTP_BODY_COMPLETION and we answer then. Without either, lws
+		 * would read the rest of the connection as the body and the next
+		 * request would stall: refuse with 411 and close. */
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 || has_body)
+			return 0;
+		req->body_too_large = true; /* close after answering */
+		api_problem(req, 411, "a Content-Length header is required (0 for no body)", NULL);
+		return 0;
 	}
 	dispatch(req);
 	return 0;
@@ -587,17 +602,28 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 		if (a)
 			inbox_drain(a);
 		return 0;
+	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_CLOSED:
+		return api_ws_callback(wsi, reason, conn, in, len);
 	default:
 		break;
 	}
-	return api_ws_callback(wsi, reason, conn, in, len);
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 /* ---- the thread ----------------------------------------------------- */
 
+/* hl-api is protocols[0]: lws binds WebSocket upgrades that name no
+ * subprotocol (a browser's plain `new WebSocket(url)`) and unmatched HTTP
+ * to protocols[0]. Reasons it does not handle go on to lws's dummy HTTP
+ * handler, which is what keeps static-file keep-alive working. (Marking a
+ * later protocol "default" with a vhost option broke that keep-alive.)
+ * The 1 KiB receive buffer bounds client control messages and keeps an
+ * idle WebSocket small. */
 static struct lws_protocols protocols[] = {
-	{"http-only", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
-	{"hl-api", callback_api, sizeof(struct api_conn), 4096, 0, NULL, 0},
+	{"hl-api", callback_api, sizeof(struct api_conn), 1024, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -30,6 +30,7 @@
 #define API_WS_MAX_EVENTS 256
 #define API_WS_MAX_BYTES (1024 * 1024)
 #define API_WS_CLOSE_SLOW 4008
+#define API_WS_RX_MAX 1024
 
 struct api;
 struct api_req;
@@ -108,7 +109,7 @@ struct api_ws {
 	size_t bytes;
 	bool hello_sent;
 	bool closing;
-	char rx[1024];              /* control messages from the client */
+	char *rx;                   /* a control message being received */
 	size_t rx_len;
 };
 

@@ -224,7 +224,9 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 	case LWS_CALLBACK_RECEIVE:
 		if (!ws)
 			return -1;
-		if (ws->rx_len + len > sizeof(ws->rx)) {
+		if (!ws->rx && !(ws->rx = malloc(API_WS_RX_MAX)))
+			return -1;
+		if (ws->rx_len + len > API_WS_RX_MAX) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
 					 (unsigned char *)"message too large", 17);
 			return -1;
@@ -234,6 +236,8 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
 			on_message(a, ws);
 			ws->rx_len = 0;
+			free(ws->rx); /* idle subscribers hold no buffers */
+			ws->rx = NULL;
 		}
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
@@ -292,6 +296,7 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 			ws->next->prev = ws->prev;
 		ring_clear(ws);
 		free_topics(ws);
+		free(ws->rx);
 		free(ws);
 		conn->ws = NULL;
 		a->m.ws_connections--;

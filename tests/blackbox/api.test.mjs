@@ -212,6 +212,29 @@ test('cookie sessions need the CSRF token for writes; logout ends the session', 
   problem(await c.get('/api/v1/skills'), 401);
 });
 
+test('a POST with an empty body keeps the connection usable; one without Content-Length gets 411', async () => {
+  const s = await login(srv.base);
+  const c = client(srv.base, null);
+  // fetch sends Content-Length: 0 for a body-less POST; the next request on
+  // the same keep-alive connection must still be answered.
+  const out = await c.post('/api/v1/auth/logout', undefined, { cookie: s.cookie, 'x-csrf-token': s.csrf });
+  assert.equal(out.status, 204);
+  for (let i = 0; i < 5; i++) assert.equal((await c.get('/healthz')).status, 200);
+  const net = await import('node:net');
+  const reply = await new Promise((resolve, reject) => {
+    const sock = net.connect(srv.port, '127.0.0.1', () => {
+      sock.write(`POST /api/v1/auth/logout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin.token}\r\n\r\n`);
+    });
+    let data = '';
+    sock.on('data', (d) => { data += d; });
+    sock.on('end', () => resolve(data));
+    sock.on('error', reject);
+    setTimeout(() => { sock.destroy(); resolve(data); }, 5000);
+  });
+  assert.match(reply, /^HTTP\/1\.1 411/);
+  assert.equal((await c.get('/healthz')).status, 200);
+});
+
 test('API tokens: created once, usable as Bearer, listed, revoked', async () => {
   const t = await api.post('/api/v1/tokens', { name: 'crm sync' });
   assert.equal(t.status, 201, t.text);

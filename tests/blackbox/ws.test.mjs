@@ -83,8 +83,8 @@ test('a slow consumer is closed with 4008 and does not hold up a fast one', asyn
   slow.ws.on('close', (code) => { slowClose = code; });
   slow.ws._socket.pause(); // stop reading: the kernel buffers fill, then the server's queue
 
-  const notes = 'n'.repeat(16 * 1024);
-  const N = 600;
+  const notes = "n".repeat(10000);
+  const N = 1000;
   const ids = [];
   const metrics = client(srv.base);
   for (let i = 0; i < N; i += 20) {
