@@ -40,7 +40,10 @@ fuzz:
 	@scripts/fuzz $${FUZZ_SECONDS:-300}
 
 bench: build
-	@for b in $(BUILD)/bench/*; do [ -x "$$b" ] && "$$b" $${BENCH_ARGS:-} || exit 1; done
+	@for b in $(BUILD)/bench/*; do \
+	  [ -f "$$b" ] && [ -x "$$b" ] || continue; \
+	  echo "== $$b"; "$$b" $${BENCH_ARGS:-} || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD)
