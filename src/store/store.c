@@ -21,6 +21,7 @@
  * them and only then frees the store.
  */
 #include "store/store_int.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -85,57 +86,25 @@ struct store {
 	atomic_uint_fast64_t commit_bucket[10]; /* per bucket, not cumulative */
 };
 
-/* ---- small helpers ------------------------------------------------------ */
-
+/* Errors go through the project's structured log; the clocks are base's. */
 void store_log_error(const char *fmt, ...)
 {
-	char msg[1024], line[2200];
+	char msg[900];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* libpq and SQLite messages often end in a newline. */
-	size_t len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		msg[--len] = '\0';
-
-	/* Escape so that one message stays one parseable line. */
-	size_t n = 0;
-	const char *head = "level=error module=store msg=\"";
-	size_t hl = strlen(head);
-	memcpy(line, head, hl);
-	n = hl;
-	for (const char *p = msg; *p && n < sizeof(line) - 4; p++) {
-		char ch = *p;
-		if (ch == '"' || ch == '\\') {
-			line[n++] = '\\';
-			line[n++] = ch;
-		} else if (ch == '\n' || ch == '\r' || ch == '\t') {
-			line[n++] = '\\';
-			line[n++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
-		} else {
-			line[n++] = ch;
-		}
-	}
-	line[n++] = '"';
-	line[n++] = '\n';
-	/* One write so that lines of several threads do not interleave. */
-	ssize_t w = write(STDERR_FILENO, line, n);
-	(void)w;
+	base_log(BASE_LOG_ERROR, "store", NULL, "%s", msg);
 }
 
 int64_t store_mono_us(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return base_mono_us();
 }
 
 int64_t store_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return base_wall_ms();
 }
 
 struct store_val store_text(const char *s)
