@@ -110,15 +110,50 @@ static bool on_sip_request(const struct sip_msg *msg, void *arg)
 	return true;
 }
 
+/* Add one UDP transport on addr:port. */
+static int sip_add_udp(const struct sa *addr, uint16_t port)
+{
+	struct sa laddr = *addr;
+	sa_set_port(&laddr, port);
+	return sip_transp_add(sip_stack, SIP_TRANSP_UDP, &laddr);
+}
+
+struct sip_ifs {
+	uint16_t port;
+	int added, err;
+};
+
+/* libre's SIP transports need a concrete address, so "all addresses" means
+ * one transport per interface address. */
+static bool sip_add_if(const char *ifname, const struct sa *sa, void *arg)
+{
+	struct sip_ifs *ifs = arg;
+	(void)ifname;
+	if (sa_is_linklocal(sa))
+		return false;
+	int r = sip_add_udp(sa, ifs->port);
+	if (r)
+		ifs->err = r;
+	else
+		ifs->added++;
+	return false;
+}
+
 static int sip_start(const struct core_opts *o)
 {
-	struct sa laddr;
-	int r = sa_set_str(&laddr, (o->bind && *o->bind) ? o->bind : "0.0.0.0", (uint16_t)o->sip_port);
-	if (r)
-		return r;
-	r = sip_alloc(&sip_stack, NULL, 32, 32, 32, "Hotline " HL_VERSION, NULL, NULL);
-	if (!r)
-		r = sip_transp_add(sip_stack, SIP_TRANSP_UDP, &laddr);
+	uint16_t port = (uint16_t)o->sip_port;
+	int r = sip_alloc(&sip_stack, NULL, 32, 32, 32, "Hotline " HL_VERSION, NULL, NULL);
+	bool any = !o->bind || !*o->bind || !strcmp(o->bind, "0.0.0.0") || !strcmp(o->bind, "::");
+	if (!r && !any) {
+		struct sa addr;
+		r = sa_set_str(&addr, o->bind, port);
+		if (!r)
+			r = sip_add_udp(&addr, port);
+	} else if (!r) {
+		struct sip_ifs ifs = {.port = port};
+		net_getifaddrs(sip_add_if, &ifs);
+		r = ifs.added ? 0 : (ifs.err ? ifs.err : ENODEV);
+	}
 	if (!r)
 		r = sip_listen(&sip_listener, sip_stack, true, on_sip_request, NULL);
 	if (r) {

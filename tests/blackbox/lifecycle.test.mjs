@@ -112,3 +112,32 @@ test('repeated failed logins slow down, then lock the source out with 429', asyn
   await srv.stop();
   srv.cleanup();
 });
+
+test('SIP: OPTIONS answered 200 on all addresses, other requests 501, junk ignored', async () => {
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const sipPort = await freePort();
+  // No --bind for SIP: the default listens on every interface address.
+  const srv = await startServer({ args: ['--sip-port', String(sipPort)] });
+  const replies = [];
+  sock.on('message', (m) => replies.push(m.toString()));
+  const send = (meth, extra = '') => sock.send(Buffer.from(
+    `${meth} sip:service@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${sock.address().port};branch=z9hG4bK${meth}${extra}\r\n` +
+    `From: <sip:t@x>;tag=1\r\nTo: <sip:service@127.0.0.1>\r\nCall-ID: ${meth}${extra}@x\r\nCSeq: 1 ${meth}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`),
+  sipPort, '127.0.0.1');
+  try {
+    sock.send(Buffer.from('\x00\xffnot sip at all'), sipPort, '127.0.0.1');
+    send('OPTIONS');
+    send('REGISTER');
+    const end = Date.now() + 5000;
+    while (replies.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    const lines = replies.map((r) => r.split('\r\n')[0]).sort();
+    assert.deepEqual(lines, ['SIP/2.0 200 OK', 'SIP/2.0 501 Not Implemented']);
+    assert.equal((await fetch(`${srv.base}/healthz`)).status, 200);
+  } finally {
+    sock.close();
+    assert.equal((await srv.stop()).code, 0);
+    srv.cleanup();
+  }
+});
