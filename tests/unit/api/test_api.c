@@ -64,13 +64,12 @@ static void test_lengths_count_characters_not_bytes(void)
 {
 	char d[256], body[600];
 	/* 100 two-byte characters: allowed; 101: refused */
-	strcpy(body, "{\"name\":\"");
+	size_t n = (size_t)snprintf(body, sizeof(body), "{\"name\":\"");
 	for (int i = 0; i < 100; i++)
-		strcat(body, "\xc3\xa5");
-	strcat(body, "\"}");
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "\xc3\xa5");
+	snprintf(body + n, sizeof(body) - n, "\"}");
 	CHECK_EQ_INT(v("skills", body, 1, d), 0);
-	body[strlen(body) - 2] = '\0';
-	strcat(body, "\xc3\xa5\"}");
+	snprintf(body + n, sizeof(body) - n, "\xc3\xa5\"}");
 	CHECK_EQ_INT(v("skills", body, 1, d), 422);
 }
 
