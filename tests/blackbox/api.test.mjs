@@ -232,6 +232,21 @@ test('a POST with an empty body keeps the connection usable; one without Content
     setTimeout(() => { sock.destroy(); resolve(data); }, 5000);
   });
   assert.match(reply, /^HTTP\/1\.1 411/);
+  // A chunked body (which lws 4.1 would never complete) is refused the same way.
+  const chunked = await new Promise((resolve, reject) => {
+    const sock = net.connect(srv.port, '127.0.0.1', () => {
+      const body = '{"name":"chunked"}';
+      sock.write(`POST /api/v1/skills HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin.token}\r\n` +
+        `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    });
+    let data = '';
+    sock.on('data', (d) => { data += d; });
+    sock.on('end', () => resolve(data));
+    sock.on('error', reject);
+    setTimeout(() => { sock.destroy(); resolve(data); }, 5000);
+  });
+  assert.match(chunked, /^HTTP\/1\.1 411/);
+  assert.match(chunked, /send Content-Length/);
   assert.equal((await c.get('/healthz')).status, 200);
 });
 
