@@ -7,7 +7,7 @@ import en from './i18n/en.js';
 // Languages the product speaks (the server's `language` enum) ...
 export const LANGUAGES = ['en', 'sv', 'de', 'hu', 'lt'];
 // ... and those that have a translation table today.
-const AVAILABLE = new Set(['en']);
+const AVAILABLE = new Set(['en', 'sv', 'de', 'hu', 'lt']);
 
 let current = 'en';
 let table = en;

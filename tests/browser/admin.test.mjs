@@ -330,7 +330,7 @@ test('admin UI', async (t) => {
 // Its own server: the lockout would refuse the other test's logins.
 test('repeated failed logins show the 429 detail', async () => {
   const srv = await startServer({ args: ['--web', join(root, 'web')] });
-  const context = await browser.newContext();
+  const context = await browser.newContext({ locale: 'en-US' });
   const p = await context.newPage();
   try {
     await p.goto(`${srv.base}/`);
