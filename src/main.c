@@ -33,6 +33,7 @@ static void usage(FILE *f)
 		"       hotline user add NAME ROLE     (password from HOTLINE_PASSWORD or stdin)\n"
 		"       hotline user passwd NAME       (password from HOTLINE_PASSWORD or stdin)\n"
 		"       hotline erlang b|c|a ...       (staffing calculator; --help for options)\n"
+		"       hotline simulate --scenario FILE.json [--json] [--replications N] [--seed N]\n"
 		"       hotline version\n"
 		"\n"
 		"Defaults: HTTP port 8080, SIP port 5060 (0 turns SIP off), data in ./var,\n"
@@ -295,6 +296,8 @@ int main(int argc, char **argv)
 		return cmd_user(argc - 1, argv + 1);
 	if (strcmp(cmd, "erlang") == 0)
 		return wfm_cli_erlang(argc - 1, argv + 1);
+	if (strcmp(cmd, "simulate") == 0)
+		return wfm_cli_simulate(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hotline %s\n", HL_VERSION);
 		return 0;

@@ -12,14 +12,24 @@
  * stable from 1 to 100,000 agents, and the published examples the unit
  * tests check.
  *
- * Everything here is pure: no I/O, no clock, no allocation, no global
- * state, so the functions are safe to call from any thread. Errors are 0 or
- * a negative errno, like the rest of Hotline. The one exception is
- * wfm_cli_erlang(), the `hotline erlang` command, which prints.
+ * Below them: forecasting of arrivals and handle times per 15-minute
+ * interval (seasonal naive, historical average, double-seasonal
+ * Holt-Winters; backtests, choice of method, intraday re-forecast) and the
+ * what-if simulator, which drives the real routing engine (routing.h)
+ * through a simulated day.
+ *
+ * Everything here is pure: no I/O, no clock, no global state, so the
+ * functions are safe to call from any thread. The Erlang math does not
+ * allocate; the backtests, the simulator and the scenario loader do (and
+ * say so). Errors are 0 or a negative errno, like the rest of Hotline. The
+ * exceptions are wfm_cli_erlang() and wfm_cli_simulate(), the `hotline
+ * erlang` and `hotline simulate` commands, which read files and print.
  */
 #ifndef HL_WFM_H
 #define HL_WFM_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* The queueing model of one interval. */
@@ -176,5 +186,321 @@ int wfm_cli_erlang(int argc, char **argv);
 
 /* The same, printing to `out` and `err` instead (for tests and embedding). */
 int wfm_cli_erlang_to(FILE *out, FILE *err, int argc, char **argv);
+
+/* ------------------------------------------------------------------------
+ * Forecasting (wfm_forecast.c): arrivals and handle times per queue per
+ * 15-minute interval. Pure: no I/O, no clock, no global state; the
+ * functions that need scratch memory say so (malloc, -ENOMEM). A series is
+ * an array of doubles, one per interval, oldest first, whose length the
+ * seasons are counted from (y[i] and y[i + 672] are the same interval of
+ * the week, whatever weekday y[0] is); a non-finite value
+ * (NAN: no data, e.g. the handle time of an interval without calls) is
+ * treated like an excluded interval.
+ * ------------------------------------------------------------------------ */
+
+#define WFM_FC_DAY 96   /* 15-minute intervals per day */
+#define WFM_FC_WEEK 672 /* 15-minute intervals per week */
+
+enum wfm_fc_method {
+	WFM_FC_SEASONAL_NAIVE = 0, /* the same interval one week earlier */
+	WFM_FC_HIST_AVERAGE,       /* mean of the same interval of the week */
+	WFM_FC_HOLT_WINTERS,       /* additive double-seasonal (96 and 672) */
+	WFM_FC_METHODS
+};
+
+/*
+ * An override of the forecast horizon: intervals [start, start + len)
+ * counted from the first forecast interval (0) get profile[i - start] when
+ * profile is not NULL, else the method's forecast times scale. For
+ * holidays and special days whose shape is known in advance.
+ */
+struct wfm_fc_override {
+	size_t start, len;
+	const double *profile; /* len values, or NULL */
+	double scale;          /* used when profile is NULL; >= 0 */
+};
+
+/*
+ * Options common to every method. wfm_fc_opts_init() gives the defaults;
+ * every pointer is borrowed for the duration of the call only.
+ */
+struct wfm_fc_opts {
+	/* n flags: nonzero = exclude y[i] from fitting (holidays, outages,
+	 * special days). NULL: nothing excluded. Seasonal naive skips back
+	 * whole weeks past an excluded interval, the historical average leaves
+	 * it out, Holt-Winters replaces it by its own one-step forecast. */
+	const unsigned char *exclude;
+	const struct wfm_fc_override *overrides; /* applied last, in order */
+	unsigned n_overrides;
+	/* Historical average: the last hist_weeks weeks (0: all history). */
+	unsigned hist_weeks;
+	/* Holt-Winters smoothing: level alpha, daily and weekly seasonal
+	 * gammas, all in [0, 1]. A negative value (the default) means "choose
+	 * by least one-step squared error over a small grid" (docs/WFM.md). */
+	double hw_alpha, hw_gamma_day, hw_gamma_week;
+	/* Forecasts below this are raised to it (default 0: counts and handle
+	 * times are never negative). -INFINITY disables. */
+	double floor;
+};
+
+/* Defaults: nothing excluded or overridden, all history,
+ * Holt-Winters parameters chosen by grid, floor 0. Never fails. */
+void wfm_fc_opts_init(struct wfm_fc_opts *o);
+
+/*
+ * Forecasts h intervals following the n of history y by method m into
+ * out[0..h). Needs at least one week of history (two for Holt-Winters)
+ * with, for seasonal naive, a non-excluded value at every interval of the
+ * week. Does not allocate. Returns 0; -EINVAL for a bad argument;
+ * -ENODATA when the history is too short or too sparse for the method.
+ */
+int wfm_forecast(enum wfm_fc_method m, const double *y, size_t n,
+		 const struct wfm_fc_opts *o, double *out, size_t h);
+
+/* The Holt-Winters parameters wfm_forecast() would use on this history
+ * (chosen or as given), for reports. Returns 0, -EINVAL or -ENODATA. */
+int wfm_fc_hw_params(const double *y, size_t n, const struct wfm_fc_opts *o,
+		     double *alpha, double *gamma_day, double *gamma_week);
+
+/*
+ * Error measures over n intervals, ignoring intervals where actual or
+ * forecast is not finite or exclude (may be NULL) is set.
+ * WAPE = sum |actual - forecast| / sum |actual| (NAN when sum |actual| = 0).
+ * MASE = mean |actual - forecast| / scale, scale = the mean absolute
+ * lag-`lag` difference of the training series train[0..n_train) (the
+ * in-sample error of the seasonal naive forecast; Hyndman & Koehler
+ * 2006); INFINITY when that scale is 0 and the error is not, 0 when both
+ * are, NAN when nothing is left to average.
+ */
+double wfm_wape(const double *actual, const double *forecast, size_t n,
+		const unsigned char *exclude);
+double wfm_mase_scale(const double *train, size_t n_train, size_t lag,
+		      const unsigned char *exclude);
+double wfm_mase(const double *actual, const double *forecast, size_t n,
+		const unsigned char *exclude, double scale);
+
+/*
+ * A rolling-origin backtest of one method: origins at
+ * n - h - k * step for k = n_origins - 1 ... 0 (the last origin forecasts
+ * the final h intervals), each forecasting h intervals from the history
+ * before it (o applies with its overrides ignored; the exclusion mask
+ * also removes intervals from scoring). Per horizon step j (0-based),
+ * wape[j] and mase[j] pool all origins (either may be NULL); *wape_all and
+ * *mase_all (may be NULL) pool every step. MASE scales by the lag-672
+ * (weekly seasonal naive) in-sample error of each origin's history.
+ * Allocates h doubles. Returns 0, -EINVAL, -ENODATA (too little history
+ * for the first origin), -ENOMEM.
+ */
+int wfm_backtest(enum wfm_fc_method m, const double *y, size_t n,
+		 const struct wfm_fc_opts *o, size_t h, unsigned n_origins,
+		 size_t step, double *wape, double *mase, double *wape_all,
+		 double *mase_all);
+
+/* The outcome of wfm_fc_select(): every method's pooled backtest errors
+ * (NAN for a method that could not run) and the chosen one. */
+struct wfm_fc_choice {
+	enum wfm_fc_method method;
+	double wape[WFM_FC_METHODS];
+	double mase[WFM_FC_METHODS];
+	int status[WFM_FC_METHODS]; /* wfm_backtest()'s return per method */
+};
+
+/*
+ * Backtests every method (as wfm_backtest() with h, n_origins, step) and
+ * chooses the lowest pooled WAPE (ties: lower MASE, then the simpler
+ * method, in enum order). Returns 0; -ENODATA when no method could be
+ * backtested; -EINVAL; -ENOMEM.
+ */
+int wfm_fc_select(const double *y, size_t n, const struct wfm_fc_opts *o,
+		  size_t h, unsigned n_origins, size_t step,
+		  struct wfm_fc_choice *out);
+
+/* Static name of a method ("seasonal_naive", "historical_average",
+ * "holt_winters"), "?" if out of range. */
+const char *wfm_fc_method_name(enum wfm_fc_method m);
+
+/* Intraday re-forecast settings (wfm_reforecast_intraday). */
+struct wfm_reforecast_opts {
+	/* Pseudo-calls added to both actual and forecast so far, so that the
+	 * first few intervals do not swing the day: scale = (A + k) / (F + k).
+	 * Default 0. */
+	double prior;
+	double min_scale, max_scale; /* clamp; defaults 0.25 and 4 */
+};
+
+/* Defaults as documented above. Never fails. */
+void wfm_reforecast_opts_init(struct wfm_reforecast_opts *o);
+
+/*
+ * As the day runs: intervals [0, elapsed) are over and actual[0..elapsed)
+ * arrived against forecast[0..elapsed). out[i] = actual[i] for i < elapsed
+ * and forecast[i] * scale for elapsed <= i < n, scale = (sum actual + prior)
+ * / (sum forecast + prior) clamped to [min_scale, max_scale] (1 when the
+ * denominator is 0). o may be NULL (defaults); *scale_out may be NULL.
+ * out may alias forecast. Returns 0 or -EINVAL (elapsed > n, bad opts).
+ */
+int wfm_reforecast_intraday(const double *forecast, const double *actual,
+			    size_t n, size_t elapsed,
+			    const struct wfm_reforecast_opts *o, double *out,
+			    double *scale_out);
+
+/* ------------------------------------------------------------------------
+ * What-if simulation (wfm_sim.c): a discrete-event simulation that drives
+ * the real ACD engine (src/routing) with Poisson arrivals, exponential or
+ * fixed handle times and exponential patience, over a day of intervals,
+ * repeated in independent seeded replications. Deterministic: the same
+ * scenario and seed give the same report on every machine. No I/O, no
+ * clock; allocates.
+ * ------------------------------------------------------------------------ */
+
+#define WFM_SIM_MAX_SKILLS 8     /* per queue or agent group */
+#define WFM_SIM_MAX_QUEUES 256
+#define WFM_SIM_MAX_GROUPS 256
+#define WFM_SIM_MAX_INTERVALS 2976 /* a month of 15-minute intervals */
+#define WFM_SIM_MAX_REPLICATIONS 10000
+#define WFM_SIM_MAX_AGENTS 100000 /* per group per interval */
+
+enum wfm_sim_dist {
+	WFM_SIM_EXPONENTIAL = 0, /* mean = the given value */
+	WFM_SIM_FIXED            /* always the given value */
+};
+
+struct wfm_sim_skill {
+	unsigned id;    /* 0..4095 */
+	unsigned level; /* 1..5: agent's level, or the queue's minimum */
+};
+
+struct wfm_sim_queue {
+	uint32_t id;             /* unique; the routing queue id */
+	char name[64];
+	const double *calls;     /* expected arrivals per interval (n_intervals) */
+	double aht_s;            /* > 0 */
+	enum wfm_sim_dist handle_dist;
+	double patience_s;       /* mean exponential patience; INFINITY: none */
+	double sl_s;             /* service-level threshold, >= 0 */
+	double wrap_s;           /* after-call work, >= 0 (counts as busy) */
+	int priority;            /* 0..1000 */
+	int strategy;            /* enum routing_strategy (0: longest idle) */
+	struct wfm_sim_skill skills[WFM_SIM_MAX_SKILLS]; /* required */
+	unsigned n_skills;
+};
+
+struct wfm_sim_group {
+	char name[64];
+	const unsigned *agents;  /* logged-in agents per interval (n_intervals) */
+	const uint32_t *queues;  /* queue ids served */
+	unsigned n_queues;
+	struct wfm_sim_skill skills[WFM_SIM_MAX_SKILLS];
+	unsigned n_skills;
+};
+
+/*
+ * A scenario: plain data the caller fills (or wfm_sim_scenario_load()
+ * builds). Arrays are borrowed by wfm_simulate() for the call only.
+ */
+struct wfm_sim_scenario {
+	double interval_s;        /* > 0, e.g. 900 */
+	unsigned n_intervals;     /* 1..WFM_SIM_MAX_INTERVALS */
+	unsigned replications;    /* 1..WFM_SIM_MAX_REPLICATIONS (>= 2 for CIs) */
+	uint64_t seed;
+	double warmup_s;          /* simulated before interval 0 with interval
+	                             0's load and staff, not counted */
+	double drain_s;           /* after the last interval, arrivals stop and
+	                             work in progress may finish for at most
+	                             this long; callers still waiting then count
+	                             as unanswered. Default 4 h */
+	double accept_delay_s;    /* offer to accept, >= 0 (0: at once) */
+	double confidence;        /* of the intervals, in (0, 1); default 0.95 */
+	const struct wfm_sim_queue *queues;
+	unsigned n_queues;
+	const struct wfm_sim_group *groups;
+	unsigned n_groups;
+};
+
+/* A mean over replications with the half-width of its confidence interval
+ * (Student t with r - 1 degrees of freedom; NAN when fewer than two
+ * replications had data). n counts the replications that had data. */
+struct wfm_sim_stat {
+	double mean, half_width;
+	unsigned n;
+};
+
+/* One queue over one interval (by arrival time), or over the whole day. */
+struct wfm_sim_cell {
+	struct wfm_sim_stat offered;       /* arrivals */
+	struct wfm_sim_stat service_level; /* answered within sl_s / offered */
+	struct wfm_sim_stat mean_wait_s;   /* over all arrivals (to answer or
+	                                      abandon) */
+	struct wfm_sim_stat p_abandon;     /* abandoned / offered */
+	struct wfm_sim_stat answered;      /* answered calls */
+};
+
+/*
+ * The report. cells[q * (n_intervals + 1) + i] is queue q (scenario
+ * order) in interval i; i == n_intervals is the whole day. occupancy[i]
+ * is the busy (offer to end of wrap-up) over logged-in agent time of all
+ * agents in interval i, occupancy[n_intervals] the whole day.
+ */
+struct wfm_sim_report {
+	unsigned n_queues, n_intervals, replications;
+	double confidence;
+	struct wfm_sim_cell *cells;
+	struct wfm_sim_stat *occupancy;
+	uint64_t events;          /* engine calls made, all replications */
+};
+
+/* Defaults: interval 900 s, 1 interval, 10 replications, seed 1, no
+ * warm-up, drain 4 h, accept at once, 95% confidence, no queues. */
+void wfm_sim_scenario_init(struct wfm_sim_scenario *s);
+
+/* Defaults for a queue: exponential handle 300 s, infinite patience, SL 20
+ * s, no wrap-up, priority 0, longest idle, no skills. Never fails. */
+void wfm_sim_queue_init(struct wfm_sim_queue *q);
+
+/*
+ * Checks the scenario (every limit above, unique queue ids, groups serving
+ * known queues). Returns 0 or -EINVAL; on -EINVAL and err != NULL, writes
+ * a one-line reason naming the field into err[0..errlen).
+ */
+int wfm_sim_validate(const struct wfm_sim_scenario *s, char *err,
+		     size_t errlen);
+
+/*
+ * Runs the scenario: every replication drives its own routing engine
+ * (created and freed here) with its own random stream derived from
+ * (seed, replication). Fills *out (free with wfm_sim_report_free).
+ * Blocks for as long as the simulation takes (linear in calls x
+ * replications); any thread may call it. Returns 0, -EINVAL (see
+ * wfm_sim_validate), -ENOMEM, or a negative errno from the engine.
+ */
+int wfm_simulate(const struct wfm_sim_scenario *s, struct wfm_sim_report *out);
+
+/* Frees what wfm_simulate() allocated in r and zeroes it. NULL ok. */
+void wfm_sim_report_free(struct wfm_sim_report *r);
+
+/*
+ * Parses a JSON scenario (format: docs/WFM.md) from text[0..len) (need not
+ * be NUL-terminated). *out receives a scenario that owns all its arrays;
+ * free it with wfm_sim_scenario_free. Returns 0, -EINVAL (err gets a
+ * one-line reason naming the field, if err != NULL), -ENOMEM.
+ */
+int wfm_sim_scenario_load(const char *text, size_t len,
+			  struct wfm_sim_scenario **out, char *err,
+			  size_t errlen);
+
+/* Frees a scenario made by wfm_sim_scenario_load. NULL ok. */
+void wfm_sim_scenario_free(struct wfm_sim_scenario *s);
+
+/*
+ * `hotline simulate --scenario FILE.json [--json] [--replications N]
+ *  [--seed N]`; argv[0] is "simulate". Reads the file, simulates, prints a
+ * table (or one JSON object with --json) to stdout. Returns the exit code:
+ * 0, 2 for a usage or scenario error (message on stderr), 1 if the
+ * simulation failed.
+ */
+int wfm_cli_simulate(int argc, char **argv);
+
+/* The same, printing to `out` and `err` (for tests and embedding). */
+int wfm_cli_simulate_to(FILE *out, FILE *err, int argc, char **argv);
 
 #endif

@@ -16,9 +16,12 @@
  *      the three service-level definitions rather than the algebra.
  * Plus the searches (against a linear scan), input validation, and a sweep
  * over 1..100,000 agents that every output is finite and in range.
+ * main() also runs the forecasting (test_wfm_forecast.c) and simulator
+ * (test_wfm_sim.c) groups, so that test_wfm covers the whole module.
  */
 #include "wfm/wfm.h"
 #include "test.h"
+#include "wfm_tests.h"
 
 #include <errno.h>
 #include <float.h>
@@ -870,5 +873,7 @@ int main(void)
 	TEST_RUN(test_scheduled_staff);
 	TEST_RUN(test_bad_input);
 	TEST_RUN(test_sweep_stable_and_monotone);
+	wfm_forecast_tests(&test_passed, &test_failed);
+	wfm_sim_tests(&test_passed, &test_failed);
 	TEST_MAIN_END();
 }
