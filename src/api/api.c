@@ -174,6 +174,10 @@ static void inbox_drain(struct api *a)
 		case INBOX_STOP:
 			a->stop_requested = 1;
 			break;
+		case INBOX_USER:
+			api_ws_deliver_user(a, it->user_id, it->evs[0]);
+			free(it->evs);
+			break;
 		}
 		free(it);
 		it = next;
@@ -200,6 +204,59 @@ void api_publish_events(struct api *a, const struct store_event *evs, size_t n)
 	it->kind = INBOX_EVENTS;
 	it->evs = msgs;
 	it->nevs = k;
+	inbox_push(a, it);
+}
+
+/* ---- the core's command path (api_core.h) ---------------------------- */
+
+void api_set_core(struct api *a, api_cmd_post_h *h, void *arg)
+{
+	pthread_mutex_lock(&a->inbox_lock);
+	a->core_h = h;
+	a->core_arg = arg;
+	pthread_mutex_unlock(&a->inbox_lock);
+}
+
+bool api_core_post(struct api_req *req, struct api_cmd *cmd, api_cont_h *cont)
+{
+	struct api *a = req->api;
+	pthread_mutex_lock(&a->inbox_lock);
+	api_cmd_post_h *h = a->core_h;
+	void *arg = a->core_arg;
+	pthread_mutex_unlock(&a->inbox_lock);
+	cmd->req = req;
+	api_suspend(req, cont);
+	if (!h || h(cmd, arg)) {
+		req->pending = false;
+		api_add_header(req, "Retry-After", "5");
+		api_problem(req, 503, "routing is not available (starting or stopping)", NULL);
+		return false;
+	}
+	return true;
+}
+
+void api_cmd_done(struct api_cmd *cmd)
+{
+	api_resume(cmd->req);
+}
+
+void api_user_message(struct api *a, int64_t user_id, const char *json)
+{
+	if (!a || !json)
+		return;
+	struct api_inbox_item *it = calloc(1, sizeof(*it));
+	struct api_evmsg **msgs = calloc(1, sizeof(*msgs));
+	if (it && msgs)
+		msgs[0] = api_evmsg_from_text(json, "user");
+	if (!it || !msgs || !msgs[0]) {
+		free(it);
+		free(msgs);
+		return;
+	}
+	it->kind = INBOX_USER;
+	it->evs = msgs;
+	it->nevs = 1;
+	it->user_id = user_id;
 	inbox_push(a, it);
 }
 
@@ -363,6 +420,12 @@ static void dispatch(struct api_req *req)
 		return api_handle_tokens(req, NULL);
 	if (strncmp(p, "tokens/", 7) == 0 && p[7])
 		return api_handle_tokens(req, p + 7);
+	if (strcmp(p, "tasks") == 0 || strncmp(p, "tasks/", 6) == 0)
+		return api_handle_tasks(req, p);
+	if (strncmp(p, "offers/", 7) == 0)
+		return api_handle_offers(req, p);
+	if (strncmp(p, "agents/", 7) == 0 && strchr(p + 7, '/'))
+		return api_handle_agent_state(req, p);
 
 	char name[32];
 	const char *slash = strchr(p, '/');

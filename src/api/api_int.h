@@ -17,6 +17,7 @@
 #define HL_API_INT_H
 
 #include "api/api.h"
+#include "api/api_core.h"
 #include "api/api_schema.h"
 #include "store/store.h"
 
@@ -122,13 +123,14 @@ struct api_evmsg {
 };
 
 /* Items crossing into the web thread. */
-enum api_inbox_kind { INBOX_RESUME, INBOX_EVENTS, INBOX_STOP };
+enum api_inbox_kind { INBOX_RESUME, INBOX_EVENTS, INBOX_STOP, INBOX_USER };
 struct api_inbox_item {
 	struct api_inbox_item *next;
 	enum api_inbox_kind kind;
 	struct api_req *req;          /* RESUME */
-	struct api_evmsg **evs;       /* EVENTS */
+	struct api_evmsg **evs;       /* EVENTS; USER: one message */
 	size_t nevs;
+	int64_t user_id;              /* USER: to this user's streams */
 };
 
 struct api_metrics {
@@ -157,6 +159,9 @@ struct api {
 	pthread_mutex_t inbox_lock;
 	pthread_cond_t inbox_cond;
 	struct api_inbox_item *inbox_head, *inbox_tail;
+	/* the core's command hook (api_core.h), under inbox_lock */
+	api_cmd_post_h *core_h;
+	void *core_arg;
 
 	/* web-thread only */
 	struct api_session **sessions; /* hash table by token_hash */
@@ -219,6 +224,20 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 void api_ws_deliver(struct api *a, struct api_evmsg **evs, size_t n);
 struct api_evmsg *api_evmsg_from_event(const struct store_event *ev);
 void api_evmsg_unref(struct api_evmsg *m);
+
+/* api_ws.c: queue m on every stream of user_id, whatever its topics (takes
+ * over the caller's reference). */
+void api_ws_deliver_user(struct api *a, int64_t user_id, struct api_evmsg *m);
+struct api_evmsg *api_evmsg_from_text(const char *json, const char *type);
+
+/* api_tasks.c: /api/v1/tasks..., /api/v1/offers/{id}/accept|reject and
+ * /api/v1/agents/{id}/state, answered by the core thread (api_core.h).
+ * `rest` is the path after "/api/v1/". */
+void api_handle_tasks(struct api_req *req, const char *rest);
+void api_handle_offers(struct api_req *req, const char *rest);
+void api_handle_agent_state(struct api_req *req, const char *rest);
+/* api.c: post a command to the core; false after answering 503 */
+bool api_core_post(struct api_req *req, struct api_cmd *cmd, api_cont_h *cont);
 
 /* api_metrics.c */
 void api_metrics_observe(struct api *a, int status, int64_t us);

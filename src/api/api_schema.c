@@ -534,6 +534,7 @@ static void add_errors(json_t *responses, const char *const *codes)
 		{"403", "Not allowed, or CSRF token missing"}, {"404", "Not found"},
 		{"409", "Version conflict or duplicate"}, {"413", "Body over 1 MiB"},
 		{"415", "Body is not JSON"}, {"422", "Invalid field"}, {"429", "Too many attempts"},
+		{"500", "Internal error"}, {"503", "Routing not available (starting or stopping)"},
 	};
 	for (const char *const *c = codes; *c; c++)
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -706,6 +707,113 @@ json_t *schema_openapi(void)
 			     param("limit", "query", "integer", false, "1-200, default 50"),
 			     param("type", "query", "string", false, "Event type prefix"),
 			     param("token", "query", "string", false, "WebSocket only: API or session token")))));
+	/* Routing: tasks, offers, agent states (api_tasks.c, answered by the core). */
+	{
+		static const char *const err_task[] = {"400", "401", "403", "404", "409", "413",
+						       "415", "422", "500", "503", NULL};
+		static const char *const err_task_read[] = {"401", "403", "404", "500", "503", NULL};
+		json_t *skill_req = json_pack(
+			"{s:s, s:b, s:[s,s], s:{s:{s:s, s:i, s:i}, s:{s:s, s:i, s:i}}}", "type", "object",
+			"additionalProperties", 0, "required", "skill_id", "min_level", "properties",
+			"skill_id", "type", "integer", "minimum", 1, "maximum", 4095, "min_level", "type",
+			"integer", "minimum", 1, "maximum", 5);
+		json_t *chan = json_pack("{s:s, s:[s,s,s,s]}", "type", "string", "enum", "voice", "chat",
+					 "email", "messaging");
+		json_object_set_new(schemas, "TaskInput", json_pack(
+			"{s:s, s:b, s:[s], s:{s:O, s:{s:s, s:i}, s:{s:s, s:i, s:i, s:s}, s:{s:s, s:o, s:i},"
+			" s:{s:[s,s], s:i, s:i}, s:{s:[s,s], s:i}, s:{s:s, s:s}}}",
+			"type", "object", "additionalProperties", 0, "required", "queue_id", "properties",
+			"channel", chan, "queue_id", "type", "integer", "minimum", 1,
+			"priority", "type", "integer", "minimum", 0, "maximum", 1000, "description",
+			"0-1000, higher first; default the queue's priority",
+			"skills", "type", "array", "items", json_incref(skill_req), "maxItems", 8,
+			"language", "type", "string", "null", "minLength", 2, "maxLength", 16,
+			"customer_id", "type", "integer", "null", "minimum", 1,
+			"attributes", "type", "object", "description", "Free-form, echoed back (16 KiB at most)"));
+		json_object_set_new(schemas, "Task", json_pack(
+			"{s:s, s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s], s:{s:{s:s}, s:{s:s, s:[s,s,s,s,s,s,s,s,s]},"
+			" s:o, s:{s:s}, s:{s:s}, s:{s:s, s:o}, s:{s:[s,s]}, s:{s:[s,s]}, s:{s:s},"
+			" s:{s:[s,s]}, s:{s:[s,s]}, s:{s:[s,s]}, s:{s:s, s:s}, s:{s:s, s:i},"
+			" s:{s:[s,s], s:s}}}",
+			"type", "object", "required", "id", "state", "channel", "queue_id", "priority",
+			"skills", "language", "customer_id", "attributes", "agent_id", "disposition",
+			"notes", "created_at", "position", "properties",
+			"id", "type", "integer",
+			"state", "type", "string", "enum", "queued", "offered", "accepted", "wrapup", "done",
+			"abandoned", "cancelled", "timed_out", "overflowed",
+			"channel", chan, "queue_id", "type", "integer", "priority", "type", "integer",
+			"skills", "type", "array", "items", skill_req,
+			"language", "type", "string", "null", "customer_id", "type", "integer", "null",
+			"attributes", "type", "object", "agent_id", "type", "integer", "null",
+			"disposition", "type", "string", "null", "notes", "type", "string", "null",
+			"created_at", "type", "string", "format", "date-time",
+			"position", "type", "integer", "minimum", 0,
+			"estimated_wait_seconds", "type", "integer", "null", "description",
+			"While queued: AHT x position / serving slots; null if nobody serves the queue"));
+		json_object_set_new(schemas, "OfferAnswer", json_pack(
+			"{s:s, s:b, s:[s], s:{s:{s:s, s:i}}}", "type", "object", "additionalProperties", 0,
+			"required", "version", "properties", "version", "type", "integer", "minimum", 1));
+		json_object_set_new(schemas, "TaskCancel", json_pack(
+			"{s:s, s:b, s:{s:{s:s, s:i}}}", "type", "object", "additionalProperties", 0,
+			"properties", "reason", "type", "string", "maxLength", 200));
+		json_object_set_new(schemas, "Wrapup", json_pack(
+			"{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}, s:{s:s, s:i}}}", "type", "object",
+			"additionalProperties", 0, "required", "disposition", "properties", "disposition",
+			"type", "string", "minLength", 1, "maxLength", 64, "notes", "type", "string",
+			"maxLength", 2000));
+		json_object_set_new(schemas, "AgentStateInput", json_pack(
+			"{s:s, s:b, s:[s], s:{s:{s:s, s:[s,s,s]}, s:{s:s, s:i}}}", "type", "object",
+			"additionalProperties", 0, "required", "state", "properties", "state", "type",
+			"string", "enum", "available", "away", "offline", "reason", "type", "string",
+			"maxLength", 64));
+		json_object_set_new(schemas, "AgentState", json_pack(
+			"{s:s, s:[s,s,s,s,s], s:{s:{s:s}, s:{s:s, s:[s,s,s,s,s]}, s:{s:s, s:[s,s,s]},"
+			" s:{s:[s,s]}, s:{s:s}, s:{s:s}}}",
+			"type", "object", "required", "agent_id", "state", "requested", "reason", "misses",
+			"properties", "agent_id", "type", "integer", "state", "type", "string", "enum",
+			"offline", "available", "away", "busy", "wrapup", "requested", "type", "string",
+			"enum", "offline", "available", "away", "reason", "type", "string", "null",
+			"misses", "type", "integer", "used", "type", "object"));
+		json_t *idp = param("id", "path", "integer", true, "Task id");
+		json_object_set_new(paths, "/api/v1/tasks", json_pack("{s:o}", "post",
+			op("Create a task and route it (answered once task.created is durable)", "routing",
+			   ref("TaskInput"), resp("Created", ref("Task")), "201", err_task, NULL)));
+		json_object_set_new(paths, "/api/v1/tasks/{id}", json_pack("{s:[O], s:o}",
+			"parameters", idp, "get",
+			op("A task: state, position and estimated wait", "routing", NULL,
+			   resp("The task", ref("Task")), "200", err_task_read, NULL)));
+		json_object_set_new(paths, "/api/v1/tasks/{id}/cancel", json_pack("{s:[O], s:o}",
+			"parameters", idp, "post",
+			op("Cancel a waiting or offered task (admin, supervisor)", "routing",
+			   ref("TaskCancel"), resp("Cancelled", ref("Task")), "200", err_task, NULL)));
+		json_object_set_new(paths, "/api/v1/tasks/{id}/complete", json_pack("{s:[O], s:o}",
+			"parameters", idp, "post",
+			op("End accepted work; wrap-up follows per the queue", "routing",
+			   ref("TaskCancel"), resp("Completed", ref("Task")), "200", err_task, NULL)));
+		json_object_set_new(paths, "/api/v1/tasks/{id}/wrapup", json_pack("{s:[O], s:o}",
+			"parameters", idp, "post",
+			op("Finish wrap-up with a disposition code and notes", "routing", ref("Wrapup"),
+			   resp("Wrapped up", ref("Task")), "200", err_task, NULL)));
+		json_decref(idp);
+		json_t *oid = param("id", "path", "integer", true, "Offer id (from the offer message)");
+		json_object_set_new(paths, "/api/v1/offers/{id}/accept", json_pack("{s:[O], s:o}",
+			"parameters", oid, "post",
+			op("Accept an offer made to you; 409 when stale or withdrawn", "routing",
+			   ref("OfferAnswer"), resp("Accepted", ref("Task")), "200", err_task, NULL)));
+		json_object_set_new(paths, "/api/v1/offers/{id}/reject", json_pack("{s:[O], s:o}",
+			"parameters", oid, "post",
+			op("Decline an offer made to you; the task goes back to its place", "routing",
+			   ref("OfferAnswer"), resp("Rejected", ref("Task")), "200", err_task, NULL)));
+		json_decref(oid);
+		json_object_set_new(paths, "/api/v1/agents/{id}/state", json_pack("{s:[o], s:o, s:o}",
+			"parameters", param("id", "path", "integer", true, "Agent id"),
+			"get", op("An agent's routing state", "routing", NULL,
+				  resp("The state", ref("AgentState")), "200", err_task_read, NULL),
+			"put", op("Request available, away or offline (own agent, or admin/supervisor)",
+				  "routing", ref("AgentStateInput"), resp("The state", ref("AgentState")),
+				  "200", err_task, NULL)));
+	}
+
 	json_object_set_new(paths, "/api/v1/openapi.json", json_pack("{s:o}", "get",
 		op("This document", "meta", NULL, resp("OpenAPI 3.1", json_pack("{s:s}", "type", "object")),
 		   "200", (const char *const[]){NULL}, NULL)));

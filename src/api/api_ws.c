@@ -43,6 +43,19 @@ static struct api_evmsg *evmsg_from_json(json_t *j, const char *type)
 	return m;
 }
 
+struct api_evmsg *api_evmsg_from_text(const char *json, const char *type)
+{
+	size_t len = strlen(json);
+	struct api_evmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
+	if (m) {
+		m->refs = 1;
+		snprintf(m->type, sizeof(m->type), "%s", type);
+		m->len = len;
+		memcpy(m->buf + LWS_PRE, json, len);
+	}
+	return m;
+}
+
 struct api_evmsg *api_evmsg_from_event(const struct store_event *ev)
 {
 	char t[32];
@@ -122,6 +135,17 @@ void api_ws_deliver(struct api *a, struct api_evmsg **evs, size_t n)
 				ws_enqueue(a, ws, evs[i]);
 		api_evmsg_unref(evs[i]);
 	}
+}
+
+/* Offers go to the agent's own streams. A linear walk over the
+ * subscribers: one per offer, cheap next to the offer itself at the
+ * connection counts the web thread holds. */
+void api_ws_deliver_user(struct api *a, int64_t user_id, struct api_evmsg *m)
+{
+	for (struct api_ws *ws = a->subscribers; ws; ws = ws->next)
+		if (ws->who.user_id == user_id)
+			ws_enqueue(a, ws, m);
+	api_evmsg_unref(m);
 }
 
 static void free_topics(struct api_ws *ws)

@@ -3,15 +3,18 @@
  *
  * Start order: raise the descriptor limit, libre_init and fd_setsize, block
  * SIGTERM/SIGINT so that only this thread receives them, open the store
- * (migrations run here), create the first admin if there is no user, start
- * the worker pool and the web thread, open the SIP listener, unblock the
- * signals and enter re_main. Stop order is the reverse: the web thread
- * drains its requests (their store jobs complete), then the store finishes
+ * (migrations run here), create the first admin if there is no user, load
+ * routing (queues, agents and open tasks: core_routing.c), start the worker
+ * pool and the web thread, open the SIP listener, unblock the signals and
+ * enter re_main. Stop order is the reverse: routing answers the commands it
+ * holds (core_routing_drain), the web thread drains its requests (their
+ * store jobs complete), then the store finishes
  * every queued write and closes, then the workers. Anything acknowledged
  * to a client was committed before the acknowledgement, so a kill -9 at any
  * point loses nothing acknowledged.
  */
 #include "core/core.h"
+#include "core/core_int.h"
 #include "api/api.h"
 #include "base/base.h"
 #include "store/store.h"
@@ -31,6 +34,7 @@
 #define MOD "core"
 
 static struct api *the_api; /* read by the store's event hook */
+static struct core_routing *the_routing; /* likewise, under api_lock */
 static pthread_mutex_t api_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop_signal;
 
@@ -40,6 +44,7 @@ static void on_events(const struct store_event *evs, size_t n, void *arg)
 	pthread_mutex_lock(&api_lock);
 	if (the_api)
 		api_publish_events(the_api, evs, n);
+	core_routing_events(the_routing, evs, n);
 	pthread_mutex_unlock(&api_lock);
 }
 
@@ -177,6 +182,7 @@ int core_run(const struct core_opts *o)
 	struct store *st = NULL;
 	struct base_workq *wq = NULL;
 	struct api *a = NULL;
+	struct core_routing *cr = NULL;
 	int code = 1;
 
 	/* Every WebSocket and RTP leg is a descriptor: take what we may. */
@@ -207,6 +213,11 @@ int core_run(const struct core_opts *o)
 		goto out;
 	if (ensure_admin(st))
 		goto out;
+	if (core_routing_alloc(&cr, st))
+		goto out;
+	pthread_mutex_lock(&api_lock);
+	the_routing = cr;
+	pthread_mutex_unlock(&api_lock);
 	if (base_workq_alloc(&wq, 2, "hl-work"))
 		goto out;
 	struct api_opts ao = {.bind = o->bind, .port = o->http_port, .web_dir = o->web_dir,
@@ -216,6 +227,7 @@ int core_run(const struct core_opts *o)
 	pthread_mutex_lock(&api_lock);
 	the_api = a;
 	pthread_mutex_unlock(&api_lock);
+	core_routing_attach(cr, a);
 	if (o->sip_port > 0 && sip_start(o))
 		goto out;
 
@@ -226,8 +238,11 @@ int core_run(const struct core_opts *o)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	LOG_INFO(MOD, "stopping (signal %d)", (int)stop_signal);
 	code = 0;
+	/* routing commands in flight are answered before the web thread stops */
+	core_routing_drain(cr);
 
 out:
+	core_routing_drain(cr); /* no-op after the first call (start-up failures) */
 	sip_stop();
 	if (a) {
 		pthread_mutex_lock(&api_lock);
@@ -236,6 +251,10 @@ out:
 		api_stop(a, o->drain_ms ? o->drain_ms : 3000);
 	}
 	store_close(st);
+	pthread_mutex_lock(&api_lock);
+	the_routing = NULL;
+	pthread_mutex_unlock(&api_lock);
+	core_routing_free(cr);
 	base_workq_free(wq);
 	libre_close();
 	if (code == 0)

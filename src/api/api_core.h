@@ -1,0 +1,77 @@
+/*
+ * api_core.h: the path between the web thread and the core thread for the
+ * routing API (tasks, offers, agent states).
+ *
+ * The core thread owns the routing engine and every task and agent state;
+ * the web thread never touches them. For /api/v1/tasks, /api/v1/offers and
+ * /api/v1/agents/{id}/state the web thread validates the request, fills a
+ * struct api_cmd and hands it to the hook the core registered with
+ * api_set_core() (the core pushes it on its libre mqueue). The core does the
+ * work, fills the result fields and calls api_cmd_done(), which posts the
+ * request back to the web thread's inbox (the api_resume() path) where the
+ * answer is written.
+ *
+ * The other direction, core -> one agent's WebSockets: api_user_message()
+ * queues a JSON text on every live event stream whose principal is that
+ * user (offers and withdrawn offers), whatever its topic subscription.
+ *
+ * This header is public to src/core (which depends on src/api); it uses no
+ * private api types.
+ */
+#ifndef HL_API_CORE_H
+#define HL_API_CORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct api;
+
+enum api_cmd_kind {
+	API_CMD_TASK_CREATE = 0, /* body: validated task input */
+	API_CMD_TASK_GET,        /* id: task id */
+	API_CMD_TASK_CANCEL,     /* id; body: {"reason"?} or NULL */
+	API_CMD_TASK_COMPLETE,   /* id */
+	API_CMD_TASK_WRAPUP,     /* id; body: {"disposition", "notes"} */
+	API_CMD_AGENT_STATE_SET, /* id: agent id; body: {"state", "reason"} */
+	API_CMD_AGENT_STATE_GET, /* id: agent id */
+	API_CMD_OFFER_ACCEPT,    /* id: offer id; body: {"version"} */
+	API_CMD_OFFER_REJECT,    /* id: offer id; body: {"version"} */
+};
+
+/* One command. Allocated and freed by the web thread; between the hook and
+ * api_cmd_done() it belongs to the core, and the web thread leaves it alone. */
+struct api_cmd {
+	/* inputs (read-only for the core) */
+	enum api_cmd_kind kind;
+	int64_t user_id;        /* the caller's user (API tokens: their user) */
+	bool privileged;        /* admin or supervisor */
+	int64_t id;             /* from the path; 0 if none */
+	json_t *body;           /* validated body or NULL; the core may read it */
+	/* results (written by the core) */
+	int status;             /* HTTP status */
+	char *resp;             /* JSON text (malloc'd) for 2xx; the web frees it */
+	char detail[256];       /* problem detail for >= 400 */
+	char field[64];         /* problem field, "" if none */
+	/* private to src/api */
+	void *req;
+};
+
+/* Called on the web thread for each command. Returns 0 when the core took
+ * the command (it will call api_cmd_done exactly once), or a negative errno
+ * (the web thread answers 503). Must not block. */
+typedef int(api_cmd_post_h)(struct api_cmd *cmd, void *arg);
+
+/* Register (or with h NULL, remove) the core's hook. Any thread. Until a
+ * hook is set the routing endpoints answer 503. */
+void api_set_core(struct api *a, api_cmd_post_h *h, void *arg);
+
+/* The core finished cmd (status and resp or detail set): post it back to the
+ * web thread. Any thread; the caller must not touch cmd afterwards. */
+void api_cmd_done(struct api_cmd *cmd);
+
+/* Queue `json` (copied) on every event stream of user `user_id`. Any
+ * thread; never blocks; dropped if the user has no stream open. */
+void api_user_message(struct api *a, int64_t user_id, const char *json);
+
+#endif

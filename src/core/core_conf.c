@@ -1,0 +1,166 @@
+/*
+ * core_conf.c: pure mapping from stored queue and agent documents (the JSON
+ * the REST API validated and stored, see src/api/api_schema.c) to routing
+ * engine specs, plus the small string tables for languages and reasons.
+ * No I/O and no global state: the core thread and tests/unit/core use it.
+ */
+#include "core/core_int.h"
+
+#include <jansson.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int core_table_id(struct core_table *t, const char *s, bool add)
+{
+	if (!s)
+		return -1;
+	for (unsigned i = 0; i < t->n; i++)
+		if (strcmp(t->s[i], s) == 0)
+			return (int)i;
+	if (!add || t->n >= CORE_TABLE_MAX || strlen(s) >= sizeof(t->s[0]))
+		return -1;
+	snprintf(t->s[t->n], sizeof(t->s[0]), "%s", s);
+	return (int)t->n++;
+}
+
+static const char *const channel_names[] = {"voice", "chat", "email", "messaging"};
+static const char *const strategy_names[] = {"longest_idle", "least_occupied", "best_skill",
+					     "round_robin", "ring_all"};
+
+int core_channel_parse(const char *s)
+{
+	for (int i = 0; s && i < ROUTING_CH_COUNT; i++)
+		if (strcmp(channel_names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+const char *core_channel_name(enum routing_channel c)
+{
+	return (unsigned)c < ROUTING_CH_COUNT ? channel_names[c] : "?";
+}
+
+int core_strategy_parse(const char *s)
+{
+	for (int i = 0; s && i < 5; i++)
+		if (strcmp(strategy_names[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static int64_t int_or(const json_t *o, const char *k, int64_t def)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+int core_queue_conf_from_doc(const json_t *doc, struct core_queue_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	routing_queue_spec_init(&c->spec);
+	if (!json_is_object(doc))
+		return -EINVAL;
+	json_t *st = json_object_get(doc, "strategy");
+	if (st) {
+		int s = core_strategy_parse(json_string_value(st));
+		if (s < 0)
+			return -EINVAL;
+		c->spec.strategy = (enum routing_strategy)s;
+	}
+	json_t *sl = json_object_get(doc, "service_level");
+	int64_t sl_s = int_or(sl, "seconds", 20);
+	if (sl_s > 0)
+		c->spec.sl_target_ms = sl_s * 1000;
+	int64_t to = int_or(doc, "offer_timeout_seconds", 15);
+	if (to > 0)
+		c->spec.offer_timeout_ms = to * 1000;
+	int64_t wrap = int_or(doc, "wrap_up_seconds", 30);
+	c->spec.wrap_ms = wrap > 0 ? wrap * 1000 : 0;
+	c->priority = (int)int_or(doc, "priority", 0);
+
+	json_t *chs = json_object_get(doc, "channels");
+	if (json_is_array(chs)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(chs, i, v) {
+			int ch = core_channel_parse(json_string_value(v));
+			if (ch >= 0)
+				c->channels |= 1u << ch;
+		}
+	} else {
+		c->channels = (1u << ROUTING_CH_COUNT) - 1;
+	}
+
+	json_t *rs = json_object_get(doc, "required_skills");
+	if (json_array_size(rs) > ROUTING_MAX_REQS)
+		return -E2BIG;
+	size_t i;
+	json_t *v;
+	json_array_foreach(rs, i, v) {
+		int64_t id = int_or(v, "skill_id", -1), lv = int_or(v, "min_level", 1);
+		if (id < 0 || id > ROUTING_MAX_SKILL)
+			return -ERANGE;
+		c->skills[c->spec.n_skills].id = (uint16_t)id;
+		c->skills[c->spec.n_skills].level = (uint8_t)(lv < 1 ? 1 : lv > 5 ? 5 : lv);
+		c->spec.n_skills++;
+	}
+	c->spec.skills = c->skills;
+	return 0;
+}
+
+int core_agent_conf_from_doc(const json_t *doc, struct core_table *langs,
+			     struct core_agent_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	routing_agent_spec_init(&c->spec);
+	if (!json_is_object(doc))
+		return -EINVAL;
+	int r = 0;
+	c->user_id = int_or(doc, "user_id", 0);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(doc, "skills"), i, v) {
+		int64_t id = int_or(v, "skill_id", -1), lv = int_or(v, "level", 1);
+		if (id < 0 || id > ROUTING_MAX_SKILL) {
+			r = -ERANGE;
+			continue;
+		}
+		if (c->spec.n_skills == CORE_AGENT_MAX_SKILLS)
+			break;
+		/* ids must be unique for the engine; the API does not enforce it */
+		bool dup = false;
+		for (unsigned k = 0; k < c->spec.n_skills; k++)
+			if (c->skills[k].id == id) {
+				dup = true;
+				if (lv > c->skills[k].level)
+					c->skills[k].level = (uint8_t)lv;
+			}
+		if (dup)
+			continue;
+		c->skills[c->spec.n_skills].id = (uint16_t)id;
+		c->skills[c->spec.n_skills].level = (uint8_t)(lv < 1 ? 1 : lv > 5 ? 5 : lv);
+		c->spec.n_skills++;
+	}
+	json_array_foreach(json_object_get(doc, "languages"), i, v) {
+		int l = core_table_id(langs, json_string_value(v), true);
+		if (l >= 0)
+			c->spec.languages |= 1ull << l;
+	}
+	json_t *cap = json_object_get(doc, "capacity");
+	for (int ch = 0; ch < ROUTING_CH_COUNT; ch++) {
+		int64_t n = int_or(cap, channel_names[ch], c->spec.capacity[ch]);
+		c->spec.capacity[ch] = (uint8_t)(n < 0 ? 0 : n > 255 ? 255 : n);
+	}
+	json_array_foreach(json_object_get(doc, "queues"), i, v) {
+		if (c->spec.n_queues == CORE_AGENT_MAX_QUEUES)
+			break;
+		if (json_is_integer(v) && json_integer_value(v) > 0 &&
+		    json_integer_value(v) <= UINT32_MAX)
+			c->queues[c->spec.n_queues++] = (uint32_t)json_integer_value(v);
+	}
+	c->spec.skills = c->skills;
+	c->spec.queues = c->queues;
+	return r;
+}

@@ -1,0 +1,92 @@
+/*
+ * core_int.h (private to src/core): the routing projection on the core
+ * thread (core_routing.c) and the pure helpers that map stored queue and
+ * agent documents into routing specs (core_conf.c, unit-tested in
+ * tests/unit/core).
+ */
+#ifndef HL_CORE_INT_H
+#define HL_CORE_INT_H
+
+#include "routing/routing.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* jansson's json_t, without its header: core.c also includes libre's re.h,
+ * whose JSON enums clash with jansson's. */
+typedef struct json_t json_t;
+
+/* ---- core_conf.c: pure, no state beyond the caller's tables ---------- */
+
+/* Small-number tables for strings the engine takes as integers: language
+ * tags (engine languages 0..63) and away reasons (16-bit codes). A string
+ * keeps its number for the life of the process. */
+#define CORE_TABLE_MAX 64
+struct core_table {
+	char s[CORE_TABLE_MAX][65];
+	unsigned n;
+};
+/* The number of s in t, adding it when `add` (case-sensitive). Returns
+ * 0..CORE_TABLE_MAX-1, or -1 when unknown (add false) or the table is full. */
+int core_table_id(struct core_table *t, const char *s, bool add);
+
+/* "voice" -> ROUTING_CH_VOICE ...; -1 if unknown. */
+int core_channel_parse(const char *s);
+const char *core_channel_name(enum routing_channel c);
+/* "longest_idle" ...; -1 if unknown. */
+int core_strategy_parse(const char *s);
+
+/* A queue document (as stored: name, channels, strategy, priority,
+ * required_skills, service_level, offer_timeout_seconds, wrap_up_seconds)
+ * mapped to an engine spec. spec.skills points into this struct: use it in
+ * place (do not copy the struct). */
+struct core_queue_conf {
+	struct routing_queue_spec spec;
+	struct routing_skill skills[ROUTING_MAX_REQS];
+	unsigned channels;   /* bit (1 << routing_channel) per allowed channel */
+	int priority;        /* default task priority */
+};
+/* Returns 0, -EINVAL (not an object, unknown strategy), -E2BIG (more
+ * required skills than the engine takes per task), -ERANGE (a skill id
+ * above ROUTING_MAX_SKILL). */
+int core_queue_conf_from_doc(const json_t *doc, struct core_queue_conf *c);
+
+#define CORE_AGENT_MAX_SKILLS 100
+#define CORE_AGENT_MAX_QUEUES 200
+/* An agent document (skills with levels, languages, capacity, queues,
+ * user_id) mapped to an engine spec; languages are numbered through
+ * `langs` (added on first sight). Same in-place rule as above. */
+struct core_agent_conf {
+	struct routing_agent_spec spec;
+	struct routing_skill skills[CORE_AGENT_MAX_SKILLS];
+	uint32_t queues[CORE_AGENT_MAX_QUEUES];
+	int64_t user_id;     /* 0: no user */
+};
+/* Returns 0, -EINVAL (not an object), -ERANGE (skill id too large; that
+ * skill is left out and the rest is filled in). */
+int core_agent_conf_from_doc(const json_t *doc, struct core_table *langs,
+			     struct core_agent_conf *c);
+
+/* ---- core_routing.c: the routing projection (core thread) ------------- */
+
+struct core_routing;
+struct store;
+struct store_event;
+struct api;
+
+/* Create the engine and load queues and agents from the store (blocking
+ * read: call on the core thread before the web thread starts). */
+int core_routing_alloc(struct core_routing **crp, struct store *st);
+/* Start taking commands from the web thread (registers the api hook). */
+void core_routing_attach(struct core_routing *cr, struct api *a);
+/* The store's event hook (writer thread): committed queue.*, agent.* and
+ * skill.* events are copied onto the core's mqueue. */
+void core_routing_events(struct core_routing *cr, const struct store_event *evs, size_t n);
+/* After re_main returned: refuse new commands, finish the ones in flight
+ * (runs re_main until their store writes completed), detach from the api.
+ * Core thread; blocks at most a few seconds. */
+void core_routing_drain(struct core_routing *cr);
+/* Free everything (after the store closed). NULL ok. */
+void core_routing_free(struct core_routing *cr);
+
+#endif

@@ -1,0 +1,1310 @@
+/*
+ * core_routing.c: the routing engine in the server. Everything here runs on
+ * the core thread (libre re_main), which owns the engine, the tasks, the
+ * offers and the agents' states; other threads reach it only through the
+ * libre mqueue allocated in core_routing_alloc:
+ *
+ *   web thread   --MQ_CMD-->     a task/offer/agent-state command (api_core.h)
+ *   store writer --MQ_CONFIG-->  a committed queue.* / agent.* / skill.* event
+ *   store writer --MQ_WRITTEN--> one of our event writes committed
+ *
+ * Every engine call gets `now` from tmr_jiffies() (monotonic ms); after each
+ * call one libre timer is re-armed to the engine's next due time.
+ *
+ * Decisions reported by the engine (decide callback) update the small
+ * projection kept here (task state, live offers), push offers and withdrawn
+ * offers to the agent's WebSockets at once (api_user_message), and become
+ * events collected in `pend`. After the engine call the collected events
+ * are written in one store job; a command is answered only when that job
+ * committed, so an acknowledged change is durable (task.created is written
+ * before the task enters the engine at all).
+ *
+ * Ids: tasks carry a durable id of our own (the events' `interaction`
+ * column, continued from max(interaction) at start); the engine's task ids
+ * stay private. Offer ids and versions are the engine's. Queue, agent and
+ * skill ids are the store's.
+ */
+#include "core/core_int.h"
+#include "api/api.h"
+#include "api/api_core.h"
+#include "base/base.h"
+#include "store/store.h"
+
+/* libre piecewise: re.h would pull in re_json.h, which clashes with jansson */
+#include <re_types.h>
+#include <re_mem.h>
+#include <re_list.h>
+#include <re_hash.h>
+#include <re_tmr.h>
+#include <re_mqueue.h>
+#include <re_main.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "routing"
+#define FINISHED_KEEP 2000 /* finished tasks kept for GET and wrap-up */
+
+enum { MQ_CMD = 1, MQ_CONFIG, MQ_WRITTEN, MQ_STOP };
+
+struct core_queue {
+	struct le le;
+	uint32_t id;
+	unsigned channels;
+	int priority;
+	unsigned n_skills;
+};
+
+struct core_agent {
+	struct le le;
+	uint32_t id;
+	int64_t user_id;
+	char reason[65];
+	enum routing_agent_state requested;
+	json_t *doc; /* last stored document, re-applied when a queue appears */
+};
+
+struct core_task;
+struct core_offer {
+	struct le le;  /* cr->offers */
+	struct le tle; /* task->offers */
+	uint64_t id;
+	uint32_t version;
+	uint32_t agent;
+	int64_t expires;
+	struct core_task *t;
+};
+
+struct core_task {
+	struct le le;  /* cr->tasks */
+	struct le fle; /* cr->finished */
+	int64_t id;
+	uint64_t eid;  /* engine id while in the engine */
+	bool in_engine;
+	uint32_t queue;
+	enum routing_channel ch;
+	int priority;
+	struct routing_skill skills[ROUTING_MAX_REQS];
+	unsigned n_skills;
+	char lang[17];
+	int lang_id;
+	int64_t customer;
+	char *attributes;
+	enum routing_task_state state;
+	uint32_t agent;
+	bool has_agent;
+	struct list offers;
+	int64_t created_wall;
+	char *disposition, *notes;
+	struct api_cmd *create_cmd; /* until task.created committed */
+};
+
+/* A batch of events for one store write, and what to do after it. */
+struct core_write {
+	struct core_routing *cr;
+	struct api_cmd *cmd;      /* answer after commit */
+	struct core_task *route;  /* add to the engine after commit */
+	int err;
+	size_t n, cap;
+	struct store_event *evs;
+};
+
+struct config_msg {
+	char type[64];
+	int64_t id;
+	char *payload;
+};
+
+struct core_routing {
+	struct routing *r;
+	struct store *st;
+	struct api *api;
+	struct mqueue *mq;
+	struct tmr tmr;
+	struct hash *tasks, *offers, *agents, *queues;
+	struct list finished;
+	unsigned nfinished;
+	struct core_table langs, reasons;
+	int64_t next_task_id;
+	/* API offer id = offer_base + engine offer id. The base is the start
+	 * time in ms x 1000, so an offer id from before a restart never names
+	 * an offer of this run (the engine counts from 1 again). */
+	int64_t offer_base;
+	struct core_write *pend;   /* events of the current engine call */
+	const char *note;          /* extra "reason" for the next TASK_END event */
+	int64_t actor;             /* user causing the current call, 0 system */
+	unsigned writes_inflight;
+	bool draining;
+	atomic_bool stopping;
+};
+
+static const char *const task_state_names[] = {"queued", "offered", "accepted", "wrapup",
+					       "done", "abandoned", "cancelled", "timed_out",
+					       "overflowed"};
+static const char *const agent_state_names[] = {"offline", "available", "away", "busy",
+						"wrapup"};
+
+static int64_t now_ms(void)
+{
+	return (int64_t)tmr_jiffies();
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+static uint32_t key64(uint64_t k)
+{
+	return (uint32_t)(k ^ (k >> 32));
+}
+
+static bool task_cmp(struct le *le, void *arg)
+{
+	return ((struct core_task *)le->data)->id == *(int64_t *)arg;
+}
+static bool offer_cmp(struct le *le, void *arg)
+{
+	return ((struct core_offer *)le->data)->id == *(uint64_t *)arg;
+}
+static bool agent_cmp(struct le *le, void *arg)
+{
+	return ((struct core_agent *)le->data)->id == *(uint32_t *)arg;
+}
+static bool queue_cmp(struct le *le, void *arg)
+{
+	return ((struct core_queue *)le->data)->id == *(uint32_t *)arg;
+}
+
+static struct core_task *task_find(struct core_routing *cr, int64_t id)
+{
+	return list_ledata(hash_lookup(cr->tasks, key64((uint64_t)id), task_cmp, &id));
+}
+static struct core_offer *offer_find(struct core_routing *cr, uint64_t id)
+{
+	return list_ledata(hash_lookup(cr->offers, key64(id), offer_cmp, &id));
+}
+static struct core_agent *agent_find(struct core_routing *cr, uint32_t id)
+{
+	return list_ledata(hash_lookup(cr->agents, id, agent_cmp, &id));
+}
+static struct core_queue *queue_find(struct core_routing *cr, uint32_t id)
+{
+	return list_ledata(hash_lookup(cr->queues, id, queue_cmp, &id));
+}
+
+static void task_free(struct core_task *t)
+{
+	free(t->attributes);
+	free(t->disposition);
+	free(t->notes);
+	free(t);
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static json_t *task_json(struct core_routing *cr, struct core_task *t, bool with_info)
+{
+	char ts[32];
+	json_t *skills = json_array();
+	for (unsigned i = 0; i < t->n_skills; i++)
+		json_array_append_new(skills, json_pack("{s:i, s:i}", "skill_id", (int)t->skills[i].id,
+							"min_level", (int)t->skills[i].level));
+	json_t *attrs = t->attributes ? json_loads(t->attributes, 0, NULL) : NULL;
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:i, s:o, s:o, s:s}", "id", (json_int_t)t->id,
+			      "state", task_state_names[t->state], "channel", core_channel_name(t->ch),
+			      "queue_id", (json_int_t)t->queue, "priority", t->priority, "skills",
+			      skills, "attributes", attrs ? attrs : json_object(), "created_at",
+			      base_iso8601(t->created_wall, ts, sizeof(ts)));
+	json_object_set_new(j, "language", t->lang[0] ? json_string(t->lang) : json_null());
+	json_object_set_new(j, "customer_id", t->customer ? json_integer(t->customer) : json_null());
+	json_object_set_new(j, "agent_id", t->has_agent ? json_integer(t->agent) : json_null());
+	json_object_set_new(j, "disposition", t->disposition ? json_string(t->disposition) : json_null());
+	json_object_set_new(j, "notes", t->notes ? json_string(t->notes) : json_null());
+	int64_t pos = 0, ewt = -1;
+	if (with_info && t->in_engine) {
+		struct routing_task_info ti;
+		if (routing_task_info(cr->r, t->eid, now_ms(), &ti) == 0) {
+			pos = ti.position;
+			ewt = ti.position ? ti.ewt_ms : -1;
+		}
+	}
+	json_object_set_new(j, "position", json_integer(pos));
+	json_object_set_new(j, "estimated_wait_seconds",
+			    ewt >= 0 ? json_integer((ewt + 999) / 1000) : json_null());
+	return j;
+}
+
+static char *dump_decref(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+/* ---- events and writes ------------------------------------------------------ */
+
+static struct core_write *pend(struct core_routing *cr)
+{
+	if (!cr->pend) {
+		cr->pend = calloc(1, sizeof(*cr->pend));
+		if (cr->pend)
+			cr->pend->cr = cr;
+	}
+	return cr->pend;
+}
+
+/* Queue an event for the next flush (takes payload). */
+static void ev_add(struct core_routing *cr, const char *type, int64_t task, int64_t agent,
+		   int64_t queue, json_t *payload)
+{
+	struct core_write *w = pend(cr);
+	if (w && w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		struct store_event *evs = realloc(w->evs, cap * sizeof(*evs));
+		if (evs) {
+			w->evs = evs;
+			w->cap = cap;
+		}
+	}
+	if (!w || w->n == w->cap) {
+		LOG_ERROR(MOD, "out of memory: event %s lost", type);
+		json_decref(payload);
+		return;
+	}
+	struct store_event *e = &w->evs[w->n++];
+	memset(e, 0, sizeof(*e));
+	e->type = strdup(type);
+	e->interaction = task;
+	e->agent = agent;
+	e->queue = queue;
+	e->actor = cr->actor;
+	e->payload = dump_decref(payload);
+}
+
+static void write_free(struct core_write *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free((char *)w->evs[i].type);
+		free((char *)w->evs[i].payload);
+	}
+	free(w->evs);
+	free(w);
+}
+
+static int write_job(struct store_tx *tx, void *arg)
+{
+	struct core_write *w = arg;
+	for (size_t i = 0; i < w->n; i++) {
+		int r = store_event_append(tx, &w->evs[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void write_done(int err, void *arg)
+{
+	struct core_write *w = arg;
+	w->err = err;
+	if (mqueue_push(w->cr->mq, MQ_WRITTEN, w))
+		LOG_ERROR(MOD, "cannot reach the core thread after a write");
+}
+
+static void reply(struct api_cmd *cmd)
+{
+	if (cmd)
+		api_cmd_done(cmd);
+}
+
+/* Write what the last engine call decided; then answer cmd (and, for a
+ * new task, route it). With nothing to write, answer at once. */
+static void flush(struct core_routing *cr, struct api_cmd *cmd, struct core_task *route)
+{
+	struct core_write *w = cr->pend;
+	cr->pend = NULL;
+	if (!w && !cmd && !route)
+		return;
+	if (!w && !route) {
+		reply(cmd);
+		return;
+	}
+	if (!w && !(w = calloc(1, sizeof(*w)))) {
+		LOG_ERROR(MOD, "out of memory");
+		if (cmd) {
+			cmd->status = 500;
+			snprintf(cmd->detail, sizeof(cmd->detail), "out of memory");
+		}
+		reply(cmd);
+		return;
+	}
+	w->cr = cr;
+	w->cmd = cmd;
+	w->route = route;
+	cr->writes_inflight++;
+	int r = store_write(cr->st, write_job, write_done, w);
+	if (r) {
+		cr->writes_inflight--;
+		LOG_ERROR(MOD, "store refused a write: %d", r);
+		if (cmd) {
+			cmd->status = 503;
+			snprintf(cmd->detail, sizeof(cmd->detail), "the store is not accepting work");
+		}
+		reply(cmd);
+		write_free(w);
+	}
+}
+
+static void rearm(struct core_routing *cr);
+
+/* ---- decisions ---------------------------------------------------------------- */
+
+static void offer_drop(struct core_routing *cr, struct core_offer *o)
+{
+	hash_unlink(&o->le);
+	list_unlink(&o->tle);
+	free(o);
+	(void)cr;
+}
+
+static void push_user(struct core_routing *cr, uint32_t agent_id, json_t *msg)
+{
+	struct core_agent *a = agent_find(cr, agent_id);
+	if (!a || !a->user_id || !cr->api) {
+		json_decref(msg);
+		return;
+	}
+	char *s = dump_decref(msg);
+	api_user_message(cr->api, a->user_id, s);
+	free(s);
+}
+
+static void task_finish(struct core_routing *cr, struct core_task *t)
+{
+	while (!list_isempty(&t->offers))
+		offer_drop(cr, list_head(&t->offers)->data);
+	t->in_engine = false;
+	list_append(&cr->finished, &t->fle, t);
+	if (++cr->nfinished > FINISHED_KEEP) {
+		struct core_task *old = list_head(&cr->finished)->data;
+		list_unlink(&old->fle);
+		hash_unlink(&old->le);
+		task_free(old);
+		cr->nfinished--;
+	}
+}
+
+static void on_decide(void *arg, const struct routing_decision *d)
+{
+	struct core_routing *cr = arg;
+	struct core_task *t = d->user;
+	char line[512];
+	routing_decision_format(d, line, sizeof(line));
+	json_t *p = json_pack("{s:s, s:s, s:s}", "decision", routing_decision_type_name(d->type),
+			      "reason", routing_reason_name(d->reason), "line", line);
+	int64_t tid = t ? t->id : 0, agent = d->has_agent ? d->agent : 0;
+	const char *type = NULL;
+	struct core_offer *o = d->offer ? offer_find(cr, d->offer) : NULL;
+
+	switch (d->type) {
+	case ROUTING_D_OFFER: {
+		type = "task.offered";
+		t->state = ROUTING_TASK_OFFERED;
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			o->id = d->offer;
+			o->version = d->version;
+			o->agent = d->agent;
+			o->expires = d->expires;
+			o->t = t;
+			hash_append(cr->offers, key64(o->id), &o->le, o);
+			list_append(&t->offers, &o->tle, o);
+		}
+		int64_t timeout = d->expires - d->now;
+		json_object_set_new(p, "offer_id", json_integer(cr->offer_base + (json_int_t)d->offer));
+		json_object_set_new(p, "version", json_integer(d->version));
+		json_object_set_new(p, "timeout_ms", json_integer(timeout));
+		json_object_set_new(p, "strategy", json_string(routing_strategy_name(d->strategy)));
+		json_object_set_new(p, "candidates", json_integer(d->candidates));
+		json_object_set_new(p, "wait_ms", json_integer(d->wait_ms));
+		push_user(cr, d->agent,
+			  json_pack("{s:s, s:I, s:i, s:I, s:o}", "type", "offer", "offer_id",
+				    cr->offer_base + (json_int_t)d->offer, "version", (int)d->version, "timeout_ms",
+				    (json_int_t)timeout, "task", task_json(cr, t, false)));
+		break;
+	}
+	case ROUTING_D_WITHDRAW:
+	case ROUTING_D_REQUEUE:
+		if (d->type == ROUTING_D_WITHDRAW)
+			type = "task.offer_withdrawn";
+		else if (d->reason == ROUTING_R_REJECTED)
+			type = "task.rejected";
+		else if (d->reason == ROUTING_R_OFFER_TIMEOUT)
+			type = "task.timed_out";
+		else
+			type = "task.requeued";
+		if (d->type == ROUTING_D_REQUEUE && t)
+			t->state = ROUTING_TASK_QUEUED;
+		if (d->offer) {
+			json_object_set_new(p, "offer_id", json_integer(cr->offer_base + (json_int_t)d->offer));
+			json_object_set_new(p, "version", json_integer(d->version));
+			if (d->has_agent && d->reason != ROUTING_R_REJECTED)
+				push_user(cr, d->agent,
+					  json_pack("{s:s, s:I, s:i, s:I, s:s}", "type", "offer_withdrawn",
+						    "offer_id", cr->offer_base + (json_int_t)d->offer, "version",
+						    (int)d->version, "task_id", (json_int_t)tid, "reason",
+						    routing_reason_name(d->reason)));
+		}
+		if (d->reason == ROUTING_R_OFFER_TIMEOUT)
+			json_object_set_new(p, "what", json_string("offer"));
+		if (o)
+			offer_drop(cr, o);
+		break;
+	case ROUTING_D_ACCEPT:
+		type = "task.accepted";
+		t->state = ROUTING_TASK_ACCEPTED;
+		t->agent = d->agent;
+		t->has_agent = true;
+		json_object_set_new(p, "offer_id", json_integer(cr->offer_base + (json_int_t)d->offer));
+		json_object_set_new(p, "wait_ms", json_integer(d->wait_ms));
+		if (o)
+			offer_drop(cr, o);
+		break;
+	case ROUTING_D_STEP:
+		type = "task.step";
+		json_object_set_new(p, "step", json_integer(d->arg));
+		break;
+	case ROUTING_D_CALLBACK:
+		type = "task.callback_offered";
+		break;
+	case ROUTING_D_TASK_MOVED:
+		type = "task.moved";
+		if (t)
+			t->queue = d->arg;
+		json_object_set_new(p, "to_queue", json_integer(d->arg));
+		break;
+	case ROUTING_D_WRAPUP:
+		type = "task.wrapup_started";
+		t->state = ROUTING_TASK_WRAPUP;
+		break;
+	case ROUTING_D_TASK_END:
+		t->state = d->task_state;
+		switch (d->task_state) {
+		case ROUTING_TASK_DONE: type = "task.done"; break;
+		case ROUTING_TASK_ABANDONED: type = "task.abandoned"; break;
+		case ROUTING_TASK_CANCELLED: type = "task.cancelled"; break;
+		case ROUTING_TASK_TIMED_OUT: type = "task.expired"; break; /* max wait */
+		case ROUTING_TASK_OVERFLOWED: type = "task.overflowed"; break;
+		default: type = "task.ended"; break;
+		}
+		json_object_set_new(p, "state", json_string(task_state_names[d->task_state]));
+		if (d->task_state == ROUTING_TASK_OVERFLOWED)
+			json_object_set_new(p, "to_queue", json_integer(d->arg));
+		if (cr->note)
+			json_object_set_new(p, "note", json_string(cr->note));
+		task_finish(cr, t);
+		break;
+	case ROUTING_D_AGENT_STATE: {
+		type = "agent.state_changed";
+		struct core_agent *a = agent_find(cr, d->agent);
+		json_object_set_new(p, "state", json_string(agent_state_names[d->agent_state]));
+		json_object_set_new(p, "away_reason",
+				    d->away_reason == ROUTING_REASON_MISSED_OFFERS ? json_string("missed-offers")
+				    : (a && a->reason[0]) ? json_string(a->reason) : json_null());
+		if (a && d->reason == ROUTING_R_MISSED_OFFERS) {
+			a->requested = ROUTING_AGENT_AWAY;
+			snprintf(a->reason, sizeof(a->reason), "missed-offers");
+		}
+		tid = 0;
+		break;
+	}
+	}
+	if (!type) {
+		json_decref(p);
+		return;
+	}
+	ev_add(cr, type, tid, agent, d->queue, p);
+}
+
+/* ---- the timer ------------------------------------------------------------------ */
+
+static void on_tmr(void *arg)
+{
+	struct core_routing *cr = arg;
+	cr->actor = 0;
+	routing_tick(cr->r, now_ms());
+	flush(cr, NULL, NULL);
+	rearm(cr);
+}
+
+static void rearm(struct core_routing *cr)
+{
+	int64_t next = routing_next_due(cr->r);
+	if (next == ROUTING_NEVER || cr->draining) {
+		tmr_cancel(&cr->tmr);
+		return;
+	}
+	int64_t now = now_ms();
+	tmr_start(&cr->tmr, next > now ? (uint64_t)(next - now) : 0, on_tmr, cr);
+}
+
+/* ---- configuration (queues, agents) ---------------------------------------------- */
+
+static void agent_apply(struct core_routing *cr, uint32_t id, json_t *doc)
+{
+	struct core_agent_conf *c = malloc(sizeof(*c));
+	if (!c)
+		return;
+	int r = core_agent_conf_from_doc(doc, &cr->langs, c);
+	if (r == -ERANGE)
+		LOG_WARN(MOD, "agent %u: skill ids above %d are not routed", id, ROUTING_MAX_SKILL);
+	else if (r) {
+		free(c);
+		return;
+	}
+	r = routing_agent_set(cr->r, id, &c->spec, now_ms());
+	if (r) {
+		LOG_ERROR(MOD, "agent %u: the engine refused it: %d", id, r);
+		free(c);
+		return;
+	}
+	struct core_agent *a = agent_find(cr, id);
+	if (!a && (a = calloc(1, sizeof(*a)))) {
+		a->id = id;
+		hash_append(cr->agents, id, &a->le, a);
+	}
+	if (a) {
+		a->user_id = c->user_id;
+		json_decref(a->doc);
+		a->doc = json_incref(doc);
+	}
+	free(c);
+}
+
+static void agent_forget(struct core_routing *cr, uint32_t id)
+{
+	int r = routing_agent_remove(cr->r, id, now_ms());
+	if (r == -EBUSY) {
+		/* still holds work: no new work; removed when it is set again */
+		routing_agent_set_state(cr->r, id, ROUTING_AGENT_OFFLINE, 0, now_ms());
+		LOG_WARN(MOD, "agent %u deleted while it holds work; set offline", id);
+		return;
+	}
+	struct core_agent *a = agent_find(cr, id);
+	if (a) {
+		hash_unlink(&a->le);
+		json_decref(a->doc);
+		free(a);
+	}
+}
+
+static bool reapply_if_member(struct le *le, void *arg)
+{
+	struct core_agent *a = le->data;
+	uint32_t q = *(uint32_t *)((void **)arg)[1];
+	struct core_routing *cr = ((void **)arg)[0];
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(a->doc, "queues"), i, v)
+		if (json_integer_value(v) == q) {
+			agent_apply(cr, a->id, a->doc);
+			break;
+		}
+	return false;
+}
+
+static void queue_apply(struct core_routing *cr, uint32_t id, json_t *doc)
+{
+	struct core_queue_conf c;
+	int r = core_queue_conf_from_doc(doc, &c);
+	if (r) {
+		LOG_ERROR(MOD, "queue %u cannot be routed (%s); tasks for it are refused", id,
+			  r == -E2BIG ? "more than 8 required skills" :
+			  r == -ERANGE ? "a skill id above 4095" : "bad document");
+		return;
+	}
+	r = routing_queue_set(cr->r, id, &c.spec, now_ms());
+	if (r) {
+		LOG_ERROR(MOD, "queue %u: the engine refused it: %d", id, r);
+		return;
+	}
+	struct core_queue *q = queue_find(cr, id);
+	bool created = !q;
+	if (!q && (q = calloc(1, sizeof(*q)))) {
+		q->id = id;
+		hash_append(cr->queues, id, &q->le, q);
+	}
+	if (q) {
+		q->channels = c.channels;
+		q->priority = c.priority;
+		q->n_skills = c.spec.n_skills;
+	}
+	if (created) {
+		void *args[2] = {cr, &id};
+		hash_apply(cr->agents, reapply_if_member, args);
+	}
+}
+
+static void queue_forget(struct core_routing *cr, uint32_t id)
+{
+	routing_queue_remove(cr->r, id, now_ms());
+	struct core_queue *q = queue_find(cr, id);
+	if (q) {
+		hash_unlink(&q->le);
+		free(q);
+	}
+}
+
+static void on_config(struct core_routing *cr, struct config_msg *m)
+{
+	json_t *doc = json_loads(m->payload ? m->payload : "{}", 0, NULL);
+	if (m->id > 0 && m->id <= UINT32_MAX) {
+		uint32_t id = (uint32_t)m->id;
+		cr->actor = 0;
+		if (!strcmp(m->type, "queue.created") || !strcmp(m->type, "queue.updated"))
+			queue_apply(cr, id, doc);
+		else if (!strcmp(m->type, "queue.deleted"))
+			queue_forget(cr, id);
+		else if (!strcmp(m->type, "agent.created") || !strcmp(m->type, "agent.updated"))
+			agent_apply(cr, id, doc);
+		else if (!strcmp(m->type, "agent.deleted"))
+			agent_forget(cr, id);
+		/* skill.*: skills are only ids to the engine; the queue and agent
+		 * documents that name them are what routing follows. */
+		flush(cr, NULL, NULL);
+		rearm(cr);
+	}
+	json_decref(doc);
+}
+
+/* ---- commands ---------------------------------------------------------------------- */
+
+static void fail(struct api_cmd *cmd, int status, const char *field, const char *detail)
+{
+	cmd->status = status;
+	snprintf(cmd->field, sizeof(cmd->field), "%s", field ? field : "");
+	snprintf(cmd->detail, sizeof(cmd->detail), "%s", detail);
+}
+
+static void ok(struct core_routing *cr, struct api_cmd *cmd, int status, json_t *j)
+{
+	(void)cr;
+	cmd->status = status;
+	cmd->resp = dump_decref(j);
+}
+
+static bool own_agent(struct core_routing *cr, struct api_cmd *cmd, uint32_t agent)
+{
+	struct core_agent *a = agent_find(cr, agent);
+	return a && a->user_id && a->user_id == cmd->user_id;
+}
+
+/* Fill a new task from a validated task body (POST /tasks, or the payload
+ * of a task.created event when rebuilding). Returns NULL with cmd's
+ * problem set (when cmd is given). */
+static struct core_task *task_from_json(struct core_routing *cr, json_t *b, struct api_cmd *cmd)
+{
+	uint32_t qid = (uint32_t)json_integer_value(json_object_get(b, "queue_id"));
+	struct core_queue *q = queue_find(cr, qid);
+	if (!q) {
+		if (cmd)
+			fail(cmd, 422, "queue_id", "queue_id: no such queue, or it cannot be routed");
+		return NULL;
+	}
+	struct core_task *t = calloc(1, sizeof(*t));
+	if (!t) {
+		if (cmd)
+			fail(cmd, 500, NULL, "out of memory");
+		return NULL;
+	}
+	list_init(&t->offers);
+	json_t *ch = json_object_get(b, "channel");
+	int c = ch ? core_channel_parse(json_string_value(ch)) : -1;
+	if (c >= 0) {
+		t->ch = (enum routing_channel)c;
+	} else {
+		for (c = ROUTING_CH_COUNT - 1; c >= 0; c--)
+			if (q->channels & (1u << c))
+				t->ch = (enum routing_channel)c;
+	}
+	const char *field = NULL, *detail = NULL;
+	if (!(q->channels & (1u << t->ch))) {
+		field = "channel";
+		detail = "channel: the queue does not take this channel";
+	}
+	json_t *pr = json_object_get(b, "priority");
+	t->priority = json_is_integer(pr) ? (int)json_integer_value(pr) : q->priority;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(b, "skills"), i, v) {
+		if (t->n_skills == ROUTING_MAX_REQS)
+			break;
+		t->skills[t->n_skills].id = (uint16_t)json_integer_value(json_object_get(v, "skill_id"));
+		t->skills[t->n_skills].level = (uint8_t)json_integer_value(json_object_get(v, "min_level"));
+		t->n_skills++;
+	}
+	if (!field && t->n_skills + q->n_skills > ROUTING_MAX_REQS) {
+		field = "skills";
+		detail = "skills: with the queue's own, at most 8 requirements";
+	}
+	const char *lang = json_string_value(json_object_get(b, "language"));
+	t->lang_id = ROUTING_NO_LANG;
+	if (lang && !field) {
+		t->lang_id = core_table_id(&cr->langs, lang, true);
+		if (t->lang_id < 0) {
+			field = "language";
+			detail = "language: too many distinct languages";
+		}
+		snprintf(t->lang, sizeof(t->lang), "%s", lang);
+	}
+	if (field) {
+		if (cmd)
+			fail(cmd, 422, field, detail);
+		free(t);
+		return NULL;
+	}
+	json_t *cu = json_object_get(b, "customer_id");
+	t->customer = json_is_integer(cu) ? json_integer_value(cu) : 0;
+	json_t *at = json_object_get(b, "attributes");
+	t->attributes = json_is_object(at) ? json_dumps(at, JSON_COMPACT) : strdup("{}");
+	t->queue = qid;
+	t->state = ROUTING_TASK_QUEUED;
+	return t;
+}
+
+static void cmd_task_create(struct core_routing *cr, struct api_cmd *cmd)
+{
+	struct core_task *t = task_from_json(cr, cmd->body, cmd);
+	if (!t)
+		return;
+	t->created_wall = store_now_ms();
+	t->id = cr->next_task_id++;
+	t->create_cmd = cmd;
+	hash_append(cr->tasks, key64((uint64_t)t->id), &t->le, t);
+	json_t *p = task_json(cr, t, false);
+	json_object_del(p, "position");
+	json_object_del(p, "estimated_wait_seconds");
+	ev_add(cr, "task.created", t->id, 0, t->queue, p);
+	flush(cr, NULL, t); /* answered once task.created committed and routed */
+}
+
+/* task.created committed: now route it. */
+static void task_route(struct core_routing *cr, struct core_task *t, int err)
+{
+	struct api_cmd *cmd = t->create_cmd;
+	t->create_cmd = NULL;
+	if (err) {
+		hash_unlink(&t->le);
+		task_free(t);
+		if (cmd)
+			fail(cmd, 503, NULL, "the store failed; the task was not created");
+		reply(cmd);
+		return;
+	}
+	struct routing_task_spec s;
+	routing_task_spec_init(&s);
+	s.channel = t->ch;
+	s.queue = t->queue;
+	s.priority = t->priority;
+	s.skills = t->skills;
+	s.n_skills = t->n_skills;
+	s.language = t->lang_id;
+	s.customer = (uint64_t)t->customer;
+	s.user = t;
+	cr->actor = cmd ? cmd->user_id : 0;
+	int r = routing_task_add(cr->r, &s, now_ms(), &t->eid);
+	if (r) {
+		/* the queue went away (or the engine refused) between the check
+		 * and the commit: the task ends at once, durably */
+		t->state = ROUTING_TASK_CANCELLED;
+		ev_add(cr, "task.cancelled", t->id, 0, t->queue,
+		       json_pack("{s:s, s:i}", "reason", "not-routable", "error", r));
+		task_finish(cr, t);
+	} else {
+		t->in_engine = true;
+	}
+	if (cmd)
+		ok(cr, cmd, 201, task_json(cr, t, true));
+	flush(cr, cmd, NULL);
+	rearm(cr);
+}
+
+static struct core_task *cmd_task(struct core_routing *cr, struct api_cmd *cmd)
+{
+	struct core_task *t = task_find(cr, cmd->id);
+	if (!t || t->create_cmd) {
+		fail(cmd, 404, NULL, "no such task (finished tasks are kept for a while only)");
+		return NULL;
+	}
+	if (!cmd->privileged && !(t->has_agent && own_agent(cr, cmd, t->agent))) {
+		bool offered = false;
+		for (struct le *le = list_head(&t->offers); le; le = le->next)
+			if (own_agent(cr, cmd, ((struct core_offer *)le->data)->agent))
+				offered = true;
+		if (!offered || cmd->kind != API_CMD_TASK_GET) {
+			fail(cmd, 403, NULL, "this task is not yours");
+			return NULL;
+		}
+	}
+	return t;
+}
+
+static json_t *agent_json(struct core_routing *cr, struct core_agent *a)
+{
+	struct routing_agent_info ai;
+	memset(&ai, 0, sizeof(ai));
+	routing_agent_info(cr->r, a->id, &ai);
+	json_t *used = json_object();
+	for (int c = 0; c < ROUTING_CH_COUNT; c++)
+		json_object_set_new(used, core_channel_name((enum routing_channel)c), json_integer(ai.used[c]));
+	json_t *j = json_pack("{s:I, s:s, s:s, s:i, s:o}", "agent_id", (json_int_t)a->id, "state",
+			      agent_state_names[ai.state], "requested", agent_state_names[ai.base],
+			      "misses", (int)ai.misses, "used", used);
+	json_object_set_new(j, "reason", a->reason[0] ? json_string(a->reason) : json_null());
+	return j;
+}
+
+static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
+{
+	int64_t now = now_ms();
+	int r;
+	cr->actor = cmd->user_id;
+	cr->note = NULL;
+	switch (cmd->kind) {
+	case API_CMD_TASK_CREATE:
+		cmd_task_create(cr, cmd);
+		if (cmd->status)
+			reply(cmd);
+		return;
+	case API_CMD_TASK_GET: {
+		struct core_task *t = cmd_task(cr, cmd);
+		if (t)
+			ok(cr, cmd, 200, task_json(cr, t, true));
+		break;
+	}
+	case API_CMD_TASK_CANCEL: {
+		struct core_task *t = cmd_task(cr, cmd);
+		if (!t)
+			break;
+		if (!t->in_engine || (t->state != ROUTING_TASK_QUEUED && t->state != ROUTING_TASK_OFFERED)) {
+			fail(cmd, 409, NULL, "only a waiting or offered task can be cancelled");
+			break;
+		}
+		cr->note = json_string_value(json_object_get(cmd->body, "reason"));
+		r = routing_task_cancel(cr->r, t->eid, ROUTING_TASK_CANCELLED, now);
+		cr->note = NULL;
+		if (r)
+			fail(cmd, 409, NULL, "the task cannot be cancelled now");
+		else
+			ok(cr, cmd, 200, task_json(cr, t, true));
+		break;
+	}
+	case API_CMD_TASK_COMPLETE: {
+		struct core_task *t = cmd_task(cr, cmd);
+		if (!t)
+			break;
+		if (!t->in_engine || t->state != ROUTING_TASK_ACCEPTED) {
+			fail(cmd, 409, NULL, "only an accepted task can be completed");
+			break;
+		}
+		ev_add(cr, "task.completed", t->id, t->agent, t->queue, json_object());
+		r = routing_task_end(cr->r, t->eid, now);
+		if (r)
+			fail(cmd, 409, NULL, "the task cannot be completed now");
+		else
+			ok(cr, cmd, 200, task_json(cr, t, true));
+		break;
+	}
+	case API_CMD_TASK_WRAPUP: {
+		struct core_task *t = cmd_task(cr, cmd);
+		if (!t)
+			break;
+		bool wrapping = t->in_engine && t->state == ROUTING_TASK_WRAPUP;
+		bool done = !t->in_engine && t->state == ROUTING_TASK_DONE;
+		if ((!wrapping && !done) || t->disposition) {
+			fail(cmd, 409, NULL, t->disposition ? "the task has a disposition already"
+							    : "the task is not in wrap-up or done");
+			break;
+		}
+		const char *disp = json_string_value(json_object_get(cmd->body, "disposition"));
+		const char *notes = json_string_value(json_object_get(cmd->body, "notes"));
+		t->disposition = strdup(disp ? disp : "");
+		t->notes = strdup(notes ? notes : "");
+		ev_add(cr, "task.wrapped_up", t->id, t->has_agent ? t->agent : 0, t->queue,
+		       json_pack("{s:s, s:s}", "disposition", t->disposition, "notes", t->notes));
+		if (wrapping)
+			routing_task_wrap_end(cr->r, t->eid, now);
+		ok(cr, cmd, 200, task_json(cr, t, true));
+		break;
+	}
+	case API_CMD_AGENT_STATE_GET:
+	case API_CMD_AGENT_STATE_SET: {
+		struct core_agent *a = agent_find(cr, (uint32_t)cmd->id);
+		if (!a) {
+			fail(cmd, 404, NULL, "no such agent");
+			break;
+		}
+		if (!cmd->privileged && !own_agent(cr, cmd, a->id)) {
+			fail(cmd, 403, NULL, "agents may change and read only their own state");
+			break;
+		}
+		if (cmd->kind == API_CMD_AGENT_STATE_SET) {
+			const char *st = json_string_value(json_object_get(cmd->body, "state"));
+			const char *reason = json_string_value(json_object_get(cmd->body, "reason"));
+			enum routing_agent_state s = !strcmp(st, "available") ? ROUTING_AGENT_AVAILABLE
+						     : !strcmp(st, "away")    ? ROUTING_AGENT_AWAY
+									      : ROUTING_AGENT_OFFLINE;
+			int code = reason && *reason ? core_table_id(&cr->reasons, reason, true) + 1 : 0;
+			snprintf(a->reason, sizeof(a->reason), "%s", reason ? reason : "");
+			a->requested = s;
+			ev_add(cr, "agent.state_requested", 0, a->id, 0,
+			       json_pack("{s:s, s:s?}", "state", st, "reason", reason));
+			routing_agent_set_state(cr->r, a->id, s, (uint16_t)(code > 0 ? code : 0), now);
+		}
+		ok(cr, cmd, 200, agent_json(cr, a));
+		break;
+	}
+	case API_CMD_OFFER_ACCEPT:
+	case API_CMD_OFFER_REJECT: {
+		struct core_offer *o = cmd->id > cr->offer_base
+			? offer_find(cr, (uint64_t)(cmd->id - cr->offer_base)) : NULL;
+		uint32_t version = (uint32_t)json_integer_value(json_object_get(cmd->body, "version"));
+		if (!o) {
+			fail(cmd, 409, NULL, "the offer was withdrawn, timed out or taken");
+			break;
+		}
+		if (!own_agent(cr, cmd, o->agent)) {
+			fail(cmd, 403, NULL, "this offer is not yours");
+			break;
+		}
+		struct core_task *t = o->t;
+		r = cmd->kind == API_CMD_OFFER_ACCEPT ? routing_offer_accept(cr->r, o->id, version, now)
+						      : routing_offer_reject(cr->r, o->id, version, now);
+		if (r == -ESTALE)
+			fail(cmd, 409, "version", "the offer is stale (withdrawn, timed out or another version)");
+		else if (r)
+			fail(cmd, 409, NULL, "the offer cannot be answered now");
+		else
+			ok(cr, cmd, 200, task_json(cr, t, true));
+		break;
+	}
+	}
+	flush(cr, cmd, NULL);
+	rearm(cr);
+}
+
+/* ---- the mqueue ------------------------------------------------------------------------ */
+
+static void on_mq(int id, void *data, void *arg)
+{
+	struct core_routing *cr = arg;
+	switch (id) {
+	case MQ_CMD:
+		on_cmd(cr, data);
+		break;
+	case MQ_CONFIG: {
+		struct config_msg *m = data;
+		on_config(cr, m);
+		free(m->payload);
+		free(m);
+		break;
+	}
+	case MQ_WRITTEN: {
+		struct core_write *w = data;
+		cr->writes_inflight--;
+		if (w->err)
+			LOG_ERROR(MOD, "writing %zu routing event(s) failed: %d", w->n, w->err);
+		if (w->route)
+			task_route(cr, w->route, w->err);
+		else
+			reply(w->cmd);
+		write_free(w);
+		break;
+	}
+	case MQ_STOP:
+		break;
+	}
+	if (cr->draining && !cr->writes_inflight)
+		re_cancel();
+}
+
+static int post_cmd(struct api_cmd *cmd, void *arg)
+{
+	struct core_routing *cr = arg;
+	if (atomic_load(&cr->stopping))
+		return -ESHUTDOWN;
+	return mqueue_push(cr->mq, MQ_CMD, cmd) ? -ENOMEM : 0;
+}
+
+void core_routing_events(struct core_routing *cr, const struct store_event *evs, size_t n)
+{
+	if (!cr || atomic_load(&cr->stopping))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *t = evs[i].type;
+		bool q = !strncmp(t, "queue.", 6), a = !strncmp(t, "agent.", 6);
+		if (!q && !a)
+			continue; /* skill.*: see on_config */
+		if (a && strcmp(t, "agent.created") && strcmp(t, "agent.updated") &&
+		    strcmp(t, "agent.deleted"))
+			continue; /* our own agent.state_* events */
+		struct config_msg *m = calloc(1, sizeof(*m));
+		if (!m)
+			continue;
+		snprintf(m->type, sizeof(m->type), "%s", t);
+		m->id = q ? evs[i].queue : evs[i].agent;
+		m->payload = evs[i].payload ? strdup(evs[i].payload) : NULL;
+		if (mqueue_push(cr->mq, MQ_CONFIG, m)) {
+			free(m->payload);
+			free(m);
+		}
+	}
+}
+
+/* ---- start-up ------------------------------------------------------------------------------ */
+
+struct load {
+	json_t *queues, *agents, *open;
+	int64_t max_task;
+};
+
+/* Tasks created but not ended, with the agent that accepted them if any. */
+static const char open_tasks_sql[] =
+	"SELECT e.interaction, e.ts, e.payload, "
+	"(SELECT max(a.agent) FROM events a WHERE a.tenant = 1 AND a.interaction = e.interaction "
+	"AND a.type = 'task.accepted') FROM events e "
+	"WHERE e.tenant = 1 AND e.type = 'task.created' AND NOT EXISTS (SELECT 1 FROM events x "
+	"WHERE x.tenant = 1 AND x.interaction = e.interaction AND x.type IN "
+	"('task.done', 'task.cancelled', 'task.abandoned', 'task.expired', 'task.overflowed')) "
+	"ORDER BY e.interaction";
+
+static int open_row(const struct store_val *col, int n, void *arg)
+{
+	(void)n;
+	json_t *doc = json_loads(col[2].s ? col[2].s : "{}", 0, NULL);
+	if (doc)
+		json_array_append_new(arg, json_pack("{s:I, s:I, s:o, s:I}", "id", (json_int_t)col[0].i,
+						     "ts", (json_int_t)col[1].i, "doc", doc, "agent",
+						     (json_int_t)(col[3].type == STORE_INT ? col[3].i : 0)));
+	return 0;
+}
+
+static int load_row(const struct store_val *col, int n, void *arg)
+{
+	(void)n;
+	json_t *doc = json_loads(col[1].s ? col[1].s : "{}", 0, NULL);
+	if (doc)
+		json_array_append_new(arg, json_pack("{s:I, s:o}", "id", (json_int_t)col[0].i, "doc", doc));
+	return 0;
+}
+
+static int load_job(struct store_tx *tx, void *arg)
+{
+	struct load *l = arg;
+	int r = store_query(tx, "SELECT id, doc FROM queues WHERE tenant = 1 ORDER BY id", NULL, 0,
+			    load_row, l->queues);
+	if (!r)
+		r = store_query(tx, "SELECT id, doc FROM agents WHERE tenant = 1 ORDER BY id", NULL, 0,
+				load_row, l->agents);
+	if (!r) {
+		r = store_query_int(tx, "SELECT max(interaction) FROM events", NULL, 0, &l->max_task);
+		if (r == -ENOENT) {
+			l->max_task = 0;
+			r = 0;
+		}
+	}
+	if (!r)
+		r = store_query(tx, open_tasks_sql, NULL, 0, open_row, l->open);
+	return r;
+}
+
+/* A task that was open when the process stopped. Waiting or offered: it
+ * goes back into the engine (arriving now: its wait restarts) with a
+ * task.requeued event. Accepted or in wrap-up: the agent's session is gone
+ * with the process, so it is closed as done (task.done, reason restart);
+ * a disposition may still be posted. */
+static void rebuild_task(struct core_routing *cr, json_t *row, unsigned *requeued, unsigned *closed)
+{
+	json_t *doc = json_object_get(row, "doc");
+	int64_t id = json_integer_value(json_object_get(row, "id"));
+	int64_t agent = json_integer_value(json_object_get(row, "agent"));
+	struct core_task *t = task_from_json(cr, doc, NULL);
+	if (!t) {
+		/* its queue is gone or cannot be routed: end it durably */
+		ev_add(cr, "task.cancelled", id, 0, json_integer_value(json_object_get(doc, "queue_id")),
+		       json_pack("{s:s}", "reason", "not-routable-after-restart"));
+		(*closed)++;
+		return;
+	}
+	t->id = id;
+	t->created_wall = json_integer_value(json_object_get(row, "ts"));
+	hash_append(cr->tasks, key64((uint64_t)t->id), &t->le, t);
+	if (agent > 0) {
+		t->state = ROUTING_TASK_DONE;
+		t->agent = (uint32_t)agent;
+		t->has_agent = true;
+		ev_add(cr, "task.done", t->id, agent, t->queue,
+		       json_pack("{s:s, s:s}", "state", "done", "reason", "restart"));
+		task_finish(cr, t);
+		(*closed)++;
+		return;
+	}
+	struct routing_task_spec s;
+	routing_task_spec_init(&s);
+	s.channel = t->ch;
+	s.queue = t->queue;
+	s.priority = t->priority;
+	s.skills = t->skills;
+	s.n_skills = t->n_skills;
+	s.language = t->lang_id;
+	s.customer = (uint64_t)t->customer;
+	s.user = t;
+	if (routing_task_add(cr->r, &s, now_ms(), &t->eid)) {
+		t->state = ROUTING_TASK_CANCELLED;
+		ev_add(cr, "task.cancelled", t->id, 0, t->queue,
+		       json_pack("{s:s}", "reason", "not-routable-after-restart"));
+		task_finish(cr, t);
+		(*closed)++;
+		return;
+	}
+	t->in_engine = true;
+	ev_add(cr, "task.requeued", t->id, 0, t->queue, json_pack("{s:s}", "reason", "restart"));
+	(*requeued)++;
+}
+
+int core_routing_alloc(struct core_routing **crp, struct store *st)
+{
+	struct core_routing *cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return -ENOMEM;
+	cr->st = st;
+	list_init(&cr->finished);
+	tmr_init(&cr->tmr);
+	struct routing_opts ro;
+	routing_opts_init(&ro);
+	ro.decide = on_decide;
+	ro.decide_arg = cr;
+	struct load l = {.queues = json_array(), .agents = json_array(), .open = json_array()};
+	int r = routing_alloc(&cr->r, &ro);
+	if (!r)
+		r = hash_alloc(&cr->tasks, 1024) || hash_alloc(&cr->offers, 256) ||
+		    hash_alloc(&cr->agents, 256) || hash_alloc(&cr->queues, 64) ? -ENOMEM : 0;
+	if (!r)
+		r = mqueue_alloc(&cr->mq, on_mq, cr) ? -ENOMEM : 0;
+	if (!r)
+		r = store_read_sync(st, load_job, &l);
+	if (r) {
+		LOG_ERROR(MOD, "could not start routing: %d", r);
+		json_decref(l.queues);
+		json_decref(l.agents);
+		json_decref(l.open);
+		core_routing_free(cr);
+		return r;
+	}
+	cr->next_task_id = l.max_task + 1;
+	cr->offer_base = store_now_ms() * 1000;
+	size_t i;
+	json_t *v;
+	json_array_foreach(l.queues, i, v)
+		queue_apply(cr, (uint32_t)json_integer_value(json_object_get(v, "id")), json_object_get(v, "doc"));
+	json_array_foreach(l.agents, i, v)
+		agent_apply(cr, (uint32_t)json_integer_value(json_object_get(v, "id")), json_object_get(v, "doc"));
+	/* the load decided nothing worth an event */
+	if (cr->pend) {
+		write_free(cr->pend);
+		cr->pend = NULL;
+	}
+	unsigned requeued = 0, closed = 0;
+	json_array_foreach(l.open, i, v)
+		rebuild_task(cr, v, &requeued, &closed);
+	flush(cr, NULL, NULL);
+	LOG_INFO(MOD, "routing %zu queue(s), %zu agent(s); %u open task(s) queued again, %u "
+		 "in-progress task(s) closed; next task id %" PRId64,
+		 json_array_size(l.queues), json_array_size(l.agents), requeued, closed,
+		 cr->next_task_id);
+	json_decref(l.queues);
+	json_decref(l.agents);
+	json_decref(l.open);
+	rearm(cr);
+	*crp = cr;
+	return 0;
+}
+
+void core_routing_attach(struct core_routing *cr, struct api *a)
+{
+	cr->api = a;
+	api_set_core(a, post_cmd, cr);
+}
+
+void core_routing_drain(struct core_routing *cr)
+{
+	if (!cr || cr->draining)
+		return;
+	atomic_store(&cr->stopping, true);
+	if (cr->api)
+		api_set_core(cr->api, NULL, NULL);
+	cr->draining = true;
+	tmr_cancel(&cr->tmr);
+	/* The web thread may have pushed commands before the hook went away:
+	 * a marker behind them tells when they are all taken; then wait for
+	 * their writes. */
+	if (!mqueue_push(cr->mq, MQ_STOP, NULL))
+		re_main(NULL);
+	cr->api = NULL;
+}
+
+static bool free_task(struct le *le, void *arg)
+{
+	(void)arg;
+	struct core_task *t = le->data;
+	hash_unlink(&t->le);
+	while (!list_isempty(&t->offers)) {
+		struct core_offer *o = list_head(&t->offers)->data;
+		hash_unlink(&o->le);
+		list_unlink(&o->tle);
+		free(o);
+	}
+	task_free(t);
+	return false;
+}
+
+static bool free_agent(struct le *le, void *arg)
+{
+	(void)arg;
+	struct core_agent *a = le->data;
+	hash_unlink(&a->le);
+	json_decref(a->doc);
+	free(a);
+	return false;
+}
+
+static bool free_plain(struct le *le, void *arg)
+{
+	(void)arg;
+	void *d = le->data;
+	hash_unlink(le);
+	free(d);
+	return false;
+}
+
+void core_routing_free(struct core_routing *cr)
+{
+	if (!cr)
+		return;
+	tmr_cancel(&cr->tmr);
+	cr->mq = mem_deref(cr->mq);
+	if (cr->tasks)
+		hash_apply(cr->tasks, free_task, NULL);
+	if (cr->agents)
+		hash_apply(cr->agents, free_agent, NULL);
+	if (cr->queues)
+		hash_apply(cr->queues, free_plain, NULL);
+	cr->tasks = mem_deref(cr->tasks);
+	cr->offers = mem_deref(cr->offers);
+	cr->agents = mem_deref(cr->agents);
+	cr->queues = mem_deref(cr->queues);
+	if (cr->pend)
+		write_free(cr->pend);
+	routing_free(cr->r);
+	free(cr);
+}
