@@ -1958,7 +1958,8 @@ int routing_queue_set(struct routing *r, uint32_t id,
 		set_reqs(t);
 		task_arm(r, t);
 	}
-	qsort(v, n, sizeof(*v), cmp_task_prio);
+	if (n) /* v is NULL when nothing waits; qsort must not see it */
+		qsort(v, n, sizeof(*v), cmp_task_prio);
 	for (i = 0; i < n; i++) {
 		struct task *t = v[i];
 		if (route_task(r, t, ROUTING_R_TASK_ARRIVED))
