@@ -106,6 +106,28 @@ static const struct schema_field hours_props[] = {
 	{0},
 };
 
+static const char *const step_action_enum[] = {"lower_level", "add_queue", "drop_language",
+					       "offer_callback", NULL};
+static const char *const exit_action_enum[] = {"timeout", "overflow", "queue", NULL};
+static const struct schema_field step_props[] = {
+	{.name = "after_seconds", .type = SCHEMA_INT, .required = true, .min = 1, .max = 86400,
+	 .desc = "Waiting time in the queue after which the step applies"},
+	{.name = "action", .type = SCHEMA_ENUM, .required = true, .enums = step_action_enum},
+	{.name = "levels", .type = SCHEMA_INT, .min = 1, .max = 4, .def = "1",
+	 .desc = "lower_level: how many levels to lower every minimum skill level by"},
+	{.name = "queue_id", .type = SCHEMA_REF, .nullable = true, .ref = "queues", .def = "null",
+	 .desc = "add_queue: the queue whose agents may serve too (required for add_queue)"},
+	{0},
+};
+static const struct schema_field step_item = {.type = SCHEMA_OBJECT, .props = step_props};
+static const struct schema_field sticky_props[] = {
+	{.name = "window_minutes", .type = SCHEMA_INT, .min = 0, .max = 43200, .def = "0",
+	 .desc = "A customer returning within this time goes first to their last agent; 0 turns it off"},
+	{.name = "wait_seconds", .type = SCHEMA_INT, .min = 0, .max = 600, .def = "20",
+	 .desc = "How long to hold the contact for that agent to free up"},
+	{0},
+};
+
 static const struct schema_field queue_fields[] = {
 	{.name = "name", .type = SCHEMA_STRING, .required = true, .min = 1, .max = 100},
 	{.name = "description", .type = SCHEMA_STRING, .max = 2000, .def = "\"\""},
@@ -121,6 +143,15 @@ static const struct schema_field queue_fields[] = {
 	{.name = "offer_timeout_seconds", .type = SCHEMA_INT, .min = 5, .max = 300, .def = "15"},
 	{.name = "wrap_up_seconds", .type = SCHEMA_INT, .min = 0, .max = 3600, .def = "30"},
 	{.name = "business_hours", .type = SCHEMA_OBJECT, .props = hours_props, .def = "{}"},
+	{.name = "overflow_steps", .type = SCHEMA_ARRAY, .max = 8, .items = &step_item, .def = "[]",
+	 .desc = "Applied as a contact waits: lower skill levels, add another queue's agents, "
+		 "stop requiring the language, offer a callback"},
+	{.name = "max_wait_seconds", .type = SCHEMA_INT, .min = 0, .max = 86400, .def = "0",
+	 .desc = "Longest wait before max_wait_action; 0: no maximum"},
+	{.name = "max_wait_action", .type = SCHEMA_ENUM, .enums = exit_action_enum, .def = "\"timeout\""},
+	{.name = "max_wait_queue_id", .type = SCHEMA_REF, .nullable = true, .ref = "queues",
+	 .def = "null", .desc = "max_wait_action queue: where the contact moves (keeping its place in time)"},
+	{.name = "sticky_agent", .type = SCHEMA_OBJECT, .props = sticky_props, .def = "{}"},
 	{0},
 };
 
@@ -407,6 +438,36 @@ wrong_type:
 	return NULL;
 }
 
+/* Rules that span fields of a queue, which the field specs cannot say. */
+static int check_queue(json_t *doc, struct schema_result *r)
+{
+	size_t i;
+	json_t *st;
+	int64_t prev = 0;
+	char path[64];
+	json_array_foreach(json_object_get(doc, "overflow_steps"), i, st) {
+		snprintf(path, sizeof(path), "overflow_steps[%zu]", i);
+		int64_t after = json_integer_value(json_object_get(st, "after_seconds"));
+		if (after < prev) {
+			char p2[96];
+			snprintf(p2, sizeof(p2), "%s.after_seconds", path);
+			return fail(r, p2, "steps must be in order of after_seconds%s", NULL, 0, 0);
+		}
+		prev = after;
+		if (strcmp(json_string_value(json_object_get(st, "action")), "add_queue") == 0 &&
+		    !json_is_integer(json_object_get(st, "queue_id"))) {
+			char p2[96];
+			snprintf(p2, sizeof(p2), "%s.queue_id", path);
+			return fail(r, p2, "required when action is add_queue%s", NULL, 0, 0);
+		}
+	}
+	if (json_integer_value(json_object_get(doc, "max_wait_seconds")) > 0 &&
+	    strcmp(json_string_value(json_object_get(doc, "max_wait_action")), "queue") == 0 &&
+	    !json_is_integer(json_object_get(doc, "max_wait_queue_id")))
+		return fail(r, "max_wait_queue_id", "required when max_wait_action is queue%s", NULL, 0, 0);
+	return 0;
+}
+
 json_t *schema_validate(const struct api_resource *res, json_t *in, bool allow_version,
 			int64_t *version, struct schema_result *out)
 {
@@ -420,6 +481,10 @@ json_t *schema_validate(const struct api_resource *res, json_t *in, bool allow_v
 	json_t *doc = validate_object(res->fields, in, "", allow_version, &ver, out);
 	if (version)
 		*version = ver;
+	if (doc && strcmp(res->name, "queues") == 0 && check_queue(doc, out)) {
+		json_decref(doc);
+		return NULL;
+	}
 	return doc;
 }
 

@@ -107,6 +107,44 @@ int core_queue_conf_from_doc(const json_t *doc, struct core_queue_conf *c)
 		c->spec.n_skills++;
 	}
 	c->spec.skills = c->skills;
+
+	/* Overflow steps (the API keeps them ordered and complete). */
+	json_t *steps = json_object_get(doc, "overflow_steps");
+	if (json_array_size(steps) > ROUTING_MAX_STEPS)
+		return -E2BIG;
+	json_array_foreach(steps, i, v) {
+		static const char *const actions[] = {"lower_level", "add_queue", "drop_language",
+						      "offer_callback"};
+		const char *a = json_string_value(json_object_get(v, "action"));
+		int act = -1;
+		for (int k = 0; a && k < 4; k++)
+			if (strcmp(actions[k], a) == 0)
+				act = k;
+		if (act < 0)
+			return -EINVAL;
+		struct routing_step *sp = &c->steps[c->spec.n_steps++];
+		sp->after_ms = int_or(v, "after_seconds", 0) * 1000;
+		sp->action = (enum routing_step_action)act;
+		sp->arg = act == ROUTING_STEP_LOWER_LEVEL ? (uint32_t)int_or(v, "levels", 1)
+			  : act == ROUTING_STEP_ADD_QUEUE  ? (uint32_t)int_or(v, "queue_id", 0)
+							   : 0;
+	}
+	c->spec.steps = c->steps;
+	int64_t mw = int_or(doc, "max_wait_seconds", 0);
+	if (mw > 0) {
+		const char *ea = json_string_value(json_object_get(doc, "max_wait_action"));
+		c->spec.max_wait_ms = mw * 1000;
+		c->spec.exit_action = !ea || strcmp(ea, "timeout") == 0 ? ROUTING_EXIT_TIMEOUT
+				      : strcmp(ea, "overflow") == 0      ? ROUTING_EXIT_OVERFLOW
+									 : ROUTING_EXIT_QUEUE;
+		c->spec.exit_arg = (uint32_t)int_or(doc, "max_wait_queue_id", 0);
+	}
+	json_t *sticky = json_object_get(doc, "sticky_agent");
+	int64_t win = int_or(sticky, "window_minutes", 0);
+	if (win > 0) {
+		c->spec.sticky_window_ms = win * 60 * 1000;
+		c->spec.sticky_wait_ms = int_or(sticky, "wait_seconds", 20) * 1000;
+	}
 	return 0;
 }
 

@@ -37,18 +37,21 @@ const char *core_channel_name(enum routing_channel c);
 int core_strategy_parse(const char *s);
 
 /* A queue document (as stored: name, channels, strategy, priority,
- * required_skills, service_level, offer_timeout_seconds, wrap_up_seconds)
- * mapped to an engine spec. spec.skills points into this struct: use it in
- * place (do not copy the struct). */
+ * required_skills, service_level, offer_timeout_seconds, wrap_up_seconds,
+ * overflow_steps, max_wait_*, sticky_agent) mapped to an engine spec.
+ * spec.skills and spec.steps point into this struct: use it in place (do
+ * not copy the struct). */
 struct core_queue_conf {
 	struct routing_queue_spec spec;
 	struct routing_skill skills[ROUTING_MAX_REQS];
+	struct routing_step steps[ROUTING_MAX_STEPS];
 	unsigned channels;   /* bit (1 << routing_channel) per allowed channel */
 	int priority;        /* default task priority */
 };
-/* Returns 0, -EINVAL (not an object, unknown strategy), -E2BIG (more
- * required skills than the engine takes per task), -ERANGE (a skill id
- * above ROUTING_MAX_SKILL). */
+/* Returns 0, -EINVAL (not an object, unknown strategy or step action),
+ * -E2BIG (more required skills than the engine takes per task, or more
+ * than ROUTING_MAX_STEPS steps), -ERANGE (a skill id above
+ * ROUTING_MAX_SKILL). */
 int core_queue_conf_from_doc(const json_t *doc, struct core_queue_conf *c);
 
 #define CORE_AGENT_MAX_SKILLS 100

@@ -211,6 +211,48 @@ test('unanswered offers time out, are offered again, and the agent goes away aft
   assert.equal(r.status, 200);
 });
 
+test('overflow steps and the maximum wait come from the queue API', async () => {
+  // Ann has Billing 3; this queue wants 5 until its first step lowers it by 2.
+  const q = await api.post('/api/v1/queues', {
+    name: 'Escalations', channels: ['chat'], required_skills: [{ skill_id: ids.skill, min_level: 5 }],
+    overflow_steps: [{ after_seconds: 1, action: 'lower_level', levels: 2 }],
+  });
+  assert.equal(q.status, 201, q.text);
+  assert.deepEqual(q.json.overflow_steps, [{ after_seconds: 1, action: 'lower_level', levels: 2, queue_id: null }]);
+  const short = await api.post('/api/v1/queues', { name: 'Short', channels: ['chat'], max_wait_seconds: 1, max_wait_action: 'timeout' });
+  assert.equal(short.status, 201, short.text);
+  const bad = await api.post('/api/v1/queues', { name: 'Bad', overflow_steps: [{ after_seconds: 5, action: 'add_queue' }] });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.json.field, 'overflow_steps[0].queue_id');
+
+  const cur = (await api.get(`/api/v1/agents/${ids.agent}`)).json;
+  const upd = await api.put(`/api/v1/agents/${ids.agent}`, {
+    name: cur.name, user_id: cur.user_id, skills: cur.skills, languages: cur.languages,
+    capacity: cur.capacity, queues: [...cur.queues, q.json.id], version: cur.version,
+  });
+  assert.equal(upd.status, 200, upd.text);
+  let r = await setState('available');
+  assert.equal(r.status, 200, r.text);
+
+  const t = (await api.post('/api/v1/tasks', { queue_id: q.json.id, channel: 'chat' })).json;
+  const t0 = Date.now();
+  const offer = await nextOffer(t.id, 10000);
+  assert.ok(Date.now() - t0 >= 900, 'offered only once the step lowered the level');
+  r = await agentApi.post(`/api/v1/offers/${offer.offer_id}/reject`, { version: offer.version });
+  assert.equal(r.status, 200, r.text);
+  await api.post(`/api/v1/tasks/${t.id}/cancel`, {});
+  await setState('away', 'break');
+
+  const e = (await api.post('/api/v1/tasks', { queue_id: short.json.id, channel: 'chat' })).json;
+  const ended = await waitFor(async () => {
+    const g = (await api.get(`/api/v1/tasks/${e.id}`)).json;
+    return g.state === 'timed_out' ? g : null;
+  }, 10000);
+  assert.equal(ended.state, 'timed_out');
+  const evs = (await api.get(`/api/v1/events?type=task.expired&limit=200`)).json.items;
+  assert.ok(evs.some((ev) => ev.payload.task === e.id || ev.payload.id === e.id || ev.interaction === e.id), JSON.stringify(evs.slice(-2)));
+});
+
 test('every step is in the event log', async () => {
   const types = new Set();
   let after = 0;

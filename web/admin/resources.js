@@ -15,6 +15,8 @@ import { LANGUAGES } from '../i18n.js';
 
 const CHANNELS = ['voice', 'chat', 'email', 'messaging'];
 const STRATEGIES = ['longest_idle', 'least_occupied', 'best_skill', 'round_robin', 'ring_all'];
+const STEP_ACTIONS = ['lower_level', 'add_queue', 'drop_language', 'offer_callback'];
+const EXIT_ACTIONS = ['timeout', 'overflow', 'queue'];
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const IDENTITY_TYPES = ['phone', 'email', 'chat', 'messenger'];
 
@@ -143,6 +145,19 @@ export const RESOURCES = {
           { name: 'date', type: 'date', required: true },
           { name: 'name', type: 'text', label: 'field.holiday_name' },
         ] },
+      ] },
+      { name: 'overflow_steps', type: 'rows', addLabel: 'action.add_step', hint: 'hint.overflow_steps', fields: [
+        { name: 'after_seconds', type: 'int', min: 1, max: 86400, required: true, default: 30 },
+        { name: 'action', type: 'select', options: STEP_ACTIONS, optionKey: 'step', required: true, default: 'lower_level', label: 'field.step_action' },
+        { name: 'levels', type: 'int', min: 1, max: 4, default: 1 },
+        { name: 'queue_id', type: 'ref', resource: 'queues', nullable: true, label: 'field.step_queue' },
+      ] },
+      { name: 'max_wait_seconds', type: 'int', min: 0, max: 86400, default: 0, hint: 'hint.max_wait' },
+      { name: 'max_wait_action', type: 'select', options: EXIT_ACTIONS, optionKey: 'exit', default: 'timeout' },
+      { name: 'max_wait_queue_id', type: 'ref', resource: 'queues', nullable: true },
+      { name: 'sticky_agent', type: 'group', hint: 'hint.sticky', fields: [
+        { name: 'window_minutes', type: 'int', min: 0, max: 43200, default: 0 },
+        { name: 'wait_seconds', type: 'int', min: 0, max: 600, default: 20 },
       ] },
     ],
   },

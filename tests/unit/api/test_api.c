@@ -49,6 +49,17 @@ static void test_field_errors_name_the_path(void)
 	CHECK_EQ_INT(v("skills", "[1,2]", 1, d), 422);
 	CHECK_EQ_INT(v("skills", "{\"name\":\"\"}", 1, d), 422);
 	CHECK_EQ_STR(d, "name: expected a string of 1 to 100 characters");
+	/* rules across queue fields */
+	CHECK_EQ_INT(v("queues", "{\"name\":\"Q\",\"overflow_steps\":[{\"after_seconds\":30,\"action\":\"add_queue\"}]}", 1, d), 422);
+	CHECK_EQ_STR(d, "overflow_steps[0].queue_id: required when action is add_queue");
+	CHECK_EQ_INT(v("queues", "{\"name\":\"Q\",\"overflow_steps\":[{\"after_seconds\":60,\"action\":\"drop_language\"},"
+			       "{\"after_seconds\":30,\"action\":\"offer_callback\"}]}", 1, d), 422);
+	CHECK_EQ_STR(d, "overflow_steps[1].after_seconds: steps must be in order of after_seconds");
+	CHECK_EQ_INT(v("queues", "{\"name\":\"Q\",\"max_wait_seconds\":60,\"max_wait_action\":\"queue\"}", 1, d), 422);
+	CHECK_EQ_STR(d, "max_wait_queue_id: required when max_wait_action is queue");
+	CHECK_EQ_INT(v("queues", "{\"name\":\"Q\",\"overflow_steps\":[{\"after_seconds\":30,\"action\":\"lower_level\",\"levels\":1},"
+			       "{\"after_seconds\":60,\"action\":\"add_queue\",\"queue_id\":2}],\"max_wait_seconds\":120,"
+			       "\"max_wait_action\":\"timeout\",\"sticky_agent\":{\"window_minutes\":30}}", 1, d), 0);
 }
 
 static void test_malformed_json_is_400_with_position(void)

@@ -41,6 +41,51 @@ static void test_enums(void)
 	CHECK_EQ_INT(core_strategy_parse("random"), -1);
 }
 
+/* Overflow steps, the maximum wait and sticky-agent settings reach the
+ * engine spec in the engine's units. */
+static void test_queue_overflow_and_sticky(void)
+{
+	struct core_queue_conf c;
+	json_t *doc = json_loads(
+		"{\"strategy\":\"longest_idle\",\"overflow_steps\":["
+		"{\"after_seconds\":30,\"action\":\"lower_level\",\"levels\":2,\"queue_id\":null},"
+		"{\"after_seconds\":60,\"action\":\"add_queue\",\"levels\":1,\"queue_id\":7},"
+		"{\"after_seconds\":90,\"action\":\"drop_language\",\"levels\":1,\"queue_id\":null},"
+		"{\"after_seconds\":120,\"action\":\"offer_callback\",\"levels\":1,\"queue_id\":null}],"
+		"\"max_wait_seconds\":300,\"max_wait_action\":\"queue\",\"max_wait_queue_id\":9,"
+		"\"sticky_agent\":{\"window_minutes\":60,\"wait_seconds\":15}}",
+		0, NULL);
+	REQUIRE(doc != NULL);
+	CHECK_EQ_INT(core_queue_conf_from_doc(doc, &c), 0);
+	CHECK_EQ_INT(c.spec.n_steps, 4);
+	CHECK(c.spec.steps == c.steps);
+	CHECK_EQ_INT(c.steps[0].after_ms, 30000);
+	CHECK_EQ_INT(c.steps[0].action, ROUTING_STEP_LOWER_LEVEL);
+	CHECK_EQ_INT(c.steps[0].arg, 2);
+	CHECK_EQ_INT(c.steps[1].action, ROUTING_STEP_ADD_QUEUE);
+	CHECK_EQ_INT(c.steps[1].arg, 7);
+	CHECK_EQ_INT(c.steps[2].action, ROUTING_STEP_DROP_LANGUAGE);
+	CHECK_EQ_INT(c.steps[3].action, ROUTING_STEP_OFFER_CALLBACK);
+	CHECK_EQ_INT(c.spec.max_wait_ms, 300000);
+	CHECK_EQ_INT(c.spec.exit_action, ROUTING_EXIT_QUEUE);
+	CHECK_EQ_INT(c.spec.exit_arg, 9);
+	CHECK_EQ_INT(c.spec.sticky_window_ms, 3600000);
+	CHECK_EQ_INT(c.spec.sticky_wait_ms, 15000);
+	json_decref(doc);
+
+	/* Defaults: no steps, no maximum, no sticky agent. */
+	doc = json_loads("{}", 0, NULL);
+	CHECK_EQ_INT(core_queue_conf_from_doc(doc, &c), 0);
+	CHECK_EQ_INT(c.spec.n_steps, 0);
+	CHECK_EQ_INT(c.spec.max_wait_ms, 0);
+	CHECK_EQ_INT(c.spec.sticky_window_ms, 0);
+	json_decref(doc);
+
+	doc = json_loads("{\"overflow_steps\":[{\"after_seconds\":5,\"action\":\"teleport\"}]}", 0, NULL);
+	CHECK_EQ_INT(core_queue_conf_from_doc(doc, &c), -EINVAL);
+	json_decref(doc);
+}
+
 static void test_queue_doc(void)
 {
 	json_t *doc = json_loads(
@@ -129,6 +174,7 @@ int main(void)
 	TEST_RUN(test_table);
 	TEST_RUN(test_enums);
 	TEST_RUN(test_queue_doc);
+	TEST_RUN(test_queue_overflow_and_sticky);
 	TEST_RUN(test_agent_doc);
 	TEST_MAIN_END();
 }
