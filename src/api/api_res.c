@@ -700,11 +700,18 @@ static int events_job(struct store_tx *tx, void *arg)
 	struct list_acc acc = {.items = json_array(), .limit = c->limit};
 	char pat[80];
 	like_escape(c->type_prefix, pat, sizeof(pat));
-	struct store_val p[] = {store_int(c->after), store_text(pat), store_int(c->limit + 1)};
+	/* With interaction=ID: that contact's whole story, every routing
+	 * decision with its reason included. */
+	struct store_val p[] = {store_int(c->after), store_text(pat), store_int(c->limit + 1),
+				store_int(c->id)};
 	int r = store_query(tx,
-			    "SELECT id, ts, type, actor, interaction, agent, queue, 0, payload FROM events "
-			    "WHERE tenant = 1 AND id > $1 AND type LIKE $2 ESCAPE '\\' ORDER BY id LIMIT $3",
-			    p, 3, event_row, &acc);
+			    c->id ? "SELECT id, ts, type, actor, interaction, agent, queue, 0, payload FROM events "
+				    "WHERE tenant = 1 AND interaction = $4 AND id > $1 AND type LIKE $2 ESCAPE '\\' "
+				    "ORDER BY id LIMIT $3"
+				  : "SELECT id, ts, type, actor, interaction, agent, queue, 0, payload FROM events "
+				    "WHERE tenant = 1 AND id > $1 AND type LIKE $2 ESCAPE '\\' AND $4 = 0 "
+				    "ORDER BY id LIMIT $3",
+			    p, 4, event_row, &acc);
 	if (r < 0) {
 		json_decref(acc.items);
 		return r;
@@ -734,6 +741,8 @@ void api_handle_events_list(struct api_req *req)
 		return api_problem(req, 422, "after: expected a non-negative integer id", "after");
 	if (api_query_get(req, "type", c->type_prefix, 48) == -E2BIG)
 		return api_problem(req, 422, "type: too long", "type");
+	if (api_query_int(req, "interaction", 0, 0, INT64_MAX, &c->id))
+		return api_problem(req, 422, "interaction: expected a task (interaction) id", "interaction");
 	api_suspend(req, res_done);
 	if (store_read(req->api->o.store, events_job, api_store_done, req)) {
 		req->pending = false;

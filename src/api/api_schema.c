@@ -768,7 +768,9 @@ json_t *schema_openapi(void)
 	json_object_set_new(paths, "/api/v1/events", json_pack("{s:o}", "get",
 		op("The event log (audit trail); with Upgrade: websocket, the live event stream",
 		   "events", NULL, resp("A page of events", ref("EventList")), "200", err_read,
-		   json_pack("[o,o,o,o]", param("after", "query", "integer", false, "Events after this id"),
+		   json_pack("[o,o,o,o,o]", param("after", "query", "integer", false, "Events after this id"),
+			     param("interaction", "query", "integer", false,
+				   "Only this task's (interaction's) events, routing decisions with their reasons included"),
 			     param("limit", "query", "integer", false, "1-200, default 50"),
 			     param("type", "query", "string", false, "Event type prefix"),
 			     param("token", "query", "string", false, "WebSocket only: API or session token")))));

@@ -249,6 +249,12 @@ test('overflow steps and the maximum wait come from the queue API', async () => 
     return g.state === 'timed_out' ? g : null;
   }, 10000);
   assert.equal(ended.state, 'timed_out');
+  // The task's own story, decisions with reasons included.
+  const story = (await api.get(`/api/v1/events?interaction=${t.id}&limit=200`)).json.items;
+  assert.ok(story.length >= 3, JSON.stringify(story));
+  assert.ok(story.every((ev) => ev.interaction === t.id));
+  assert.ok(story.some((ev) => ev.payload.reason), JSON.stringify(story.map((ev) => ev.payload)));
+  assert.equal((await api.get('/api/v1/events?interaction=x')).status, 422);
   const evs = (await api.get(`/api/v1/events?type=task.expired&limit=200`)).json.items;
   assert.ok(evs.some((ev) => ev.payload.task === e.id || ev.payload.id === e.id || ev.interaction === e.id), JSON.stringify(evs.slice(-2)));
 });
