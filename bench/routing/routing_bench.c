@@ -560,13 +560,20 @@ int main(int argc, char **argv)
 			/* engine only, one size: for perf */
 			struct result pr;
 			unsigned n = (unsigned)strtoul(argv[++i], NULL, 10);
-			if (run_engine(n, 200000, &pr, NULL))
+			unsigned dec = 200000;
+			/* optional decision count: run twice with different
+			 * counts under callgrind to get instructions per
+			 * steady-state decision by difference */
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				dec = (unsigned)strtoul(argv[++i], NULL, 10);
+			if (run_engine(n, dec, &pr, NULL))
 				return 1;
 			printf("%u agents: %.0f decisions/s p99 %.2f us setup %.1f s\n",
 			       n, pr.dps, pr.p99, pr.setup_s);
 			return 0;
 		} else {
-			fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--quick | --profile agents [decisions]]\n",
+				argv[0]);
 			return 2;
 		}
 	}

@@ -12,8 +12,9 @@
  *
  *  - Waiting tasks: tasks with identical eligibility (queue, channel,
  *    priority, effective skill requirements, language, overflow stage) form
- *    a group, a heap ordered by arrival. Within one queue every group ages at
- *    the same rate (one priority point per service-level target), so
+ *    a group, kept in arrival order (a sorted deque). Within one queue
+ *    every group ages at the same rate (one priority point per
+ *    service-level target), so
  *    effective priority order between group heads never changes with time:
  *    each queue keeps its non-empty groups in a heap keyed by
  *    arrival - priority * SL. A free agent looks at the best eligible group
@@ -26,6 +27,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,15 +40,17 @@
 #define TK_OFFER 2
 #define NOW_UNSET INT64_MIN
 
+#define LVL_IDS 128 /* skill ids with a direct level lookup in struct agent */
+
 struct queue;
 struct agent;
 struct group;
 struct task;
 
 struct offer {
-	uint64_t id;
+	uint32_t tpos; /* timer heap; first member (see tent_pos) */
 	uint32_t version;
-	uint32_t tpos; /* timer heap */
+	uint64_t id;
 	struct task *t;
 	struct agent *a;
 	int64_t expires;
@@ -55,6 +59,7 @@ struct offer {
 };
 
 struct task {
+	uint32_t tpos; /* timer heap; first member (see tent_pos) */
 	uint64_t id;
 	struct queue *q;
 	uint8_t chan, state, n_reqs, n_xreqs, stage, sticky;
@@ -64,7 +69,6 @@ struct task {
 	struct routing_skill xreqs[ROUTING_MAX_REQS]; /* own, as given */
 	int64_t arrival, enter, sticky_due, wrap_due, accepted_at;
 	struct group *g;
-	uint32_t gpos, tpos;
 	struct agent *a;             /* working agent or sticky target */
 	struct task *sprev, *snext;  /* sticky list of a */
 	struct offer *offers;
@@ -90,11 +94,17 @@ struct agent {
 		block[ROUTING_CH_COUNT];
 	unsigned n_skills;
 	struct routing_skill *skills; /* sorted by id */
+	/* levels of skills 0..LVL_IDS-1, a nibble each (0: lacks it), so the
+	 * eligibility test needs no search for the usual small skill ids */
+	uint8_t lvl[LVL_IDS / 2];
 	uint64_t langs;
 	int64_t idle_since, busy_total, work_start;
 	uint64_t last_offer_seq;
 	unsigned misses, n_work, n_active, n_wrap;
-	unsigned n_memb, m_cap;
+	unsigned n_memb, m_cap, m_used;
+	/* one block: m_cap pointers (the memberships in use), then m_cap
+	 * struct memb slots handed out in order, so an agent's memberships sit
+	 * together in memory (arbitration and reindexing walk all of them) */
 	struct memb **m;
 	struct offer *offers;
 	struct task *sticky_head, *sticky_tail;
@@ -109,21 +119,30 @@ struct fref {
 };
 
 struct group {
-	uint64_t hkey;
-	struct group *hnext;
+	/* what arbitration reads first: one cache line with the first
+	 * requirements */
 	struct queue *q;
-	uint8_t chan, stage, n_reqs;
-	int16_t lang;
-	int prio;
-	struct routing_skill reqs[MAXR];
-	struct routing_heap tasks; /* by (arrival, id) */
+	struct routing_fifo tasks; /* by (arrival, id) */
 	uint32_t qpos;
 	uint32_t mark;
+	int prio;
+	uint8_t chan, stage, n_reqs;
+	int16_t lang;
+	struct routing_skill reqs[MAXR];
+	uint64_t hkey;
+	struct group *hnext;
 	unsigned n_fref;
 	struct fref fref[ROUTING_MAX_STEPS];
 };
 
 struct queue {
+	/* hot: arbitration, arrival and reindexing read these first */
+	struct routing_heap aheap[ROUTING_CH_COUNT]; /* free members */
+	struct routing_heap gheap[ROUTING_CH_COUNT]; /* non-empty own groups */
+	struct fref *foreign[ROUTING_CH_COUNT];      /* others' groups */
+	uint8_t chan_mask;
+	/* bit c: gheap[c] or foreign[c] is not empty (see wait_update) */
+	uint8_t wait_mask;
 	uint32_t id;
 	struct routing_queue_spec s;
 	struct routing_skill skills[ROUTING_MAX_REQS];
@@ -132,10 +151,6 @@ struct queue {
 	uint8_t lower[ROUTING_MAX_STEPS + 1], droplang[ROUTING_MAX_STEPS + 1],
 		nxq[ROUTING_MAX_STEPS + 1];
 	uint32_t xq[ROUTING_MAX_STEPS];
-	uint8_t chan_mask;
-	struct routing_heap aheap[ROUTING_CH_COUNT]; /* free members */
-	struct routing_heap gheap[ROUTING_CH_COUNT]; /* non-empty own groups */
-	struct fref *foreign[ROUTING_CH_COUNT];      /* others' groups */
 	struct memb *members, *members_tail;
 	unsigned n_members;
 	unsigned serving[ROUTING_CH_COUNT];
@@ -152,11 +167,123 @@ struct cust {
 	struct cust *prev, *next;
 };
 
+/* The timer heap: a 4-ary min-heap of (due, kind, seq), one entry per task
+ * with a pending step, maximum wait, sticky hold or wrap-up end, and one per
+ * offer. Kind and sequence are packed into one word (kind in the top bits),
+ * so an entry is 24 bytes, and four children per node halve the depth of a
+ * binary heap: removing an entry near the top (an accepted task's step
+ * timer) touches half as many levels and owners. Pop order is the same total
+ * order (due, kind, seq) as before. The owner's index lives in its first
+ * member (task.tpos, offer.tpos). */
+#define TK_SHIFT 62
+struct tent {
+	int64_t due;
+	uint64_t tie; /* kind << TK_SHIFT | seq */
+	void *obj;
+};
+
+struct theap {
+	struct tent *v;
+	uint32_t n, cap;
+};
+
+_Static_assert(offsetof(struct task, tpos) == 0, "tpos first");
+_Static_assert(offsetof(struct offer, tpos) == 0, "tpos first");
+
+static inline uint32_t *tent_pos(const struct tent *e)
+{
+	return (uint32_t *)e->obj;
+}
+
+static inline int tent_less(const struct tent *a, const struct tent *b)
+{
+	return a->due < b->due || (a->due == b->due && a->tie < b->tie);
+}
+
+static void th_sift_up(struct theap *h, uint32_t i)
+{
+	struct tent e = h->v[i];
+	struct tent *v = h->v;
+	while (i > 0) {
+		uint32_t p = (i - 1) / 4;
+		if (!tent_less(&e, &v[p]))
+			break;
+		v[i] = v[p];
+		*tent_pos(&v[i]) = i;
+		i = p;
+	}
+	v[i] = e;
+	*tent_pos(&e) = i;
+}
+
+static void th_sift_down(struct theap *h, uint32_t i)
+{
+	struct tent e = h->v[i];
+	struct tent *v = h->v;
+	uint32_t n = h->n;
+	for (;;) {
+		uint32_t c = 4 * i + 1, end, j, b;
+		if (c >= n)
+			break;
+		end = c + 4 < n ? c + 4 : n;
+		b = c;
+		for (j = c + 1; j < end; j++)
+			if (tent_less(&v[j], &v[b]))
+				b = j;
+		if (!tent_less(&v[b], &e))
+			break;
+		v[i] = v[b];
+		*tent_pos(&v[i]) = i;
+		i = b;
+	}
+	v[i] = e;
+	*tent_pos(&e) = i;
+}
+
+static void th_fix(struct theap *h, uint32_t pos)
+{
+	if (pos > 0 && tent_less(&h->v[pos], &h->v[(pos - 1) / 4]))
+		th_sift_up(h, pos);
+	else
+		th_sift_down(h, pos);
+}
+
+static int th_push(struct routing_mem *m, struct theap *h, int64_t due,
+		   uint64_t tie, void *obj)
+{
+	if (h->n == h->cap) {
+		uint32_t nc = h->cap ? h->cap * 2 : 64;
+		void *nv = routing_mem_realloc(m, h->v, h->cap * sizeof(*h->v),
+					       nc * sizeof(*h->v));
+		if (!nv)
+			return -ENOMEM;
+		h->v = nv;
+		h->cap = nc;
+	}
+	h->v[h->n].due = due;
+	h->v[h->n].tie = tie;
+	h->v[h->n].obj = obj;
+	h->n++;
+	th_sift_up(h, h->n - 1);
+	return 0;
+}
+
+static void th_remove(struct theap *h, uint32_t pos)
+{
+	*tent_pos(&h->v[pos]) = ROUTING_NOPOS;
+	h->n--;
+	if (pos == h->n)
+		return;
+	h->v[pos] = h->v[h->n];
+	*tent_pos(&h->v[pos]) = pos;
+	th_fix(h, pos);
+}
+
 struct routing {
 	struct routing_opts o;
 	struct routing_mem mem;
 	struct routing_hash agents, queues, tasks, offers, groups, custs;
-	struct routing_heap timers;
+	struct theap timers;
 	struct cust *chead, *ctail;
 	int64_t now, max_sticky;
 	uint64_t task_seq, offer_seq, rr_seq, timer_seq;
@@ -167,6 +294,17 @@ struct routing {
 	unsigned n_freed, cap_freed;
 	struct task **requeued;
 	unsigned n_requeued, cap_requeued;
+	/* free lists: the steady state reuses tasks and offers */
+	struct routing_pool task_pool, offer_pool;
+	/* A reindex of one agent deferred from task_done (see
+	 * agent_reindex_defer), with the agent's key fields at that moment. */
+	struct agent *pend;
+	struct {
+		int64_t idle_since, busy_total;
+		uint64_t last_offer_seq;
+		uint8_t used[ROUTING_CH_COUNT];
+		unsigned rm;
+	} ps;
 };
 
 static void task_finish(struct routing *r, struct task *t,
@@ -210,19 +348,48 @@ static int routable(const struct agent *a, int c)
 	       !(a->block[c] & occ_mask(a));
 }
 
-static int has_skills(const struct agent *a, const struct routing_skill *req,
-		      unsigned n, int lang)
+/* Channels (bit c) on which a can take new work now: routable() for all c
+ * at once. */
+static inline unsigned routable_mask(const struct agent *a)
 {
-	unsigned i, j = 0;
+	unsigned occ;
+	_Static_assert(ROUTING_CH_COUNT == 4, "four channels");
+	if (a->base != ROUTING_AGENT_AVAILABLE)
+		return 0;
+	occ = (unsigned)(a->used[0] != 0) | (unsigned)(a->used[1] != 0) << 1 |
+	      (unsigned)(a->used[2] != 0) << 2 | (unsigned)(a->used[3] != 0) << 3;
+	return (unsigned)(a->used[0] < a->cap[0] && !(a->block[0] & occ)) |
+	       (unsigned)(a->used[1] < a->cap[1] && !(a->block[1] & occ)) << 1 |
+	       (unsigned)(a->used[2] < a->cap[2] && !(a->block[2] & occ)) << 2 |
+	       (unsigned)(a->used[3] < a->cap[3] && !(a->block[3] & occ)) << 3;
+}
+
+/* The agent's level of skill id, 0 if it lacks it. */
+static inline unsigned skill_level(const struct agent *a, unsigned id)
+{
+	unsigned lo = 0, hi = a->n_skills;
+	if (id < LVL_IDS)
+		return (a->lvl[id >> 1] >> ((id & 1) << 2)) & 15u;
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (a->skills[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < a->n_skills && a->skills[lo].id == id ? a->skills[lo].level : 0;
+}
+
+static inline __attribute__((always_inline)) int
+has_skills(const struct agent *a, const struct routing_skill *req, unsigned n,
+	   int lang)
+{
+	unsigned i;
 	if (lang >= 0 && !((a->langs >> lang) & 1))
 		return 0;
-	for (i = 0; i < n; i++) {
-		while (j < a->n_skills && a->skills[j].id < req[i].id)
-			j++;
-		if (j == a->n_skills || a->skills[j].id != req[i].id ||
-		    a->skills[j].level < req[i].level)
+	for (i = 0; i < n; i++)
+		if (skill_level(a, req[i].id) < req[i].level)
 			return 0;
-	}
 	return 1;
 }
 
@@ -380,17 +547,20 @@ static void timer_set(struct routing *r, uint32_t *pos, int kind, void *obj,
 {
 	if (due == ROUTING_NEVER) {
 		if (*pos != ROUTING_NOPOS)
-			routing_heap_remove(&r->timers, *pos);
+			th_remove(&r->timers, *pos);
 		return;
 	}
 	if (*pos != ROUTING_NOPOS) {
-		if (r->timers.v[*pos].k1 != due)
-			routing_heap_rekey(&r->timers, *pos, due, kind);
+		if (r->timers.v[*pos].due != due) {
+			r->timers.v[*pos].due = due;
+			th_fix(&r->timers, *pos);
+		}
 		return;
 	}
-	/* a failed push only delays the timer to the next armed one */
-	(void)routing_heap_push(&r->mem, &r->timers, due, kind, ++r->timer_seq,
-				pos, obj);
+	/* a failed push only delays the timer to the next armed one; the
+	 * index lands in *pos, the first member of obj */
+	(void)th_push(&r->mem, &r->timers, due,
+		      (uint64_t)kind << TK_SHIFT | ++r->timer_seq, obj);
 }
 
 static int64_t task_due(const struct task *t)
@@ -422,33 +592,161 @@ static void task_arm(struct routing *r, struct task *t)
 /* ------------------------------------------------------------------ */
 /* agent index                                                          */
 
-static void agent_reindex(struct routing *r, struct agent *a)
+/* One entry of agent a in queue q's free heap on channel c: in the heap
+ * with key (k1, k2) when `in`, out of it otherwise. */
+static void reindex_one(struct routing *r, struct memb *m, int c, int in,
+			int64_t k1, int64_t k2)
 {
-	unsigned i;
+	struct routing_heap *h = &m->q->aheap[c];
+	if (!in) {
+		if (m->pos[c] != ROUTING_NOPOS)
+			routing_heap_remove(h, m->pos[c]);
+		return;
+	}
+	if (m->pos[c] == ROUTING_NOPOS)
+		/* capacity reserved at membership time */
+		(void)routing_heap_push(&r->mem, h, k1, k2, m->a->id, &m->pos[c],
+					m);
+	else if (h->v[m->pos[c]].k1 != k1 || h->v[m->pos[c]].k2 != k2)
+		routing_heap_rekey(h, m->pos[c], k1, k2);
+}
+
+/* agent_key() from the fields saved by agent_reindex_defer. */
+static void pend_key(const struct routing *r, const struct agent *a,
+		     const struct queue *q, int64_t score, int64_t *k1,
+		     int64_t *k2)
+{
+	int64_t l = 0;
+	int c;
+	switch (q->s.strategy) {
+	case ROUTING_LEAST_OCCUPIED:
+		for (c = 0; c < ROUTING_CH_COUNT; c++)
+			if (a->cap[c])
+				l += (int64_t)r->ps.used[c] * 1000 / a->cap[c];
+		*k1 = l;
+		*k2 = r->ps.busy_total;
+		break;
+	case ROUTING_BEST_SKILL:
+		*k1 = -score;
+		*k2 = r->ps.idle_since;
+		break;
+	case ROUTING_ROUND_ROBIN:
+		*k1 = (int64_t)r->ps.last_offer_seq;
+		*k2 = 0;
+		break;
+	default:
+		*k1 = r->ps.idle_since;
+		*k2 = 0;
+		break;
+	}
+}
+
+/* Put a's free-heap entries in step with its state: in the heap of every
+ * (queue, channel) it could take work on now, keyed by the queue's
+ * strategy. `snap`: use the state saved by agent_reindex_defer. */
+static void agent_reindex_from(struct routing *r, struct agent *a, int snap)
+{
+	unsigned i, rm = snap ? r->ps.rm : routable_mask(a);
 	for (i = 0; i < a->n_memb; i++) {
 		struct memb *m = a->m[i];
 		struct queue *q = m->q;
-		int c;
-		for (c = 0; c < ROUTING_CH_COUNT; c++) {
-			struct routing_heap *h = &q->aheap[c];
-			int64_t k1, k2;
-			if (!(q->chan_mask & (1u << c)))
-				continue;
-			if (!routable(a, c)) {
-				if (m->pos[c] != ROUTING_NOPOS)
-					routing_heap_remove(h, m->pos[c]);
-				continue;
+		unsigned bits;
+		int keyed = 0;
+		int64_t k1 = 0, k2 = 0;
+		for (bits = q->chan_mask; bits; bits &= bits - 1) {
+			int c = __builtin_ctz(bits); /* channels in order */
+			int in = (rm >> c) & 1;
+			if (in && !keyed) {
+				/* the key depends on agent and queue only */
+				if (snap)
+					pend_key(r, a, q, m->skill_score, &k1, &k2);
+				else
+					agent_key(a, q, m->skill_score, &k1, &k2);
+				keyed = 1;
 			}
-			agent_key(a, q, m->skill_score, &k1, &k2);
-			if (m->pos[c] == ROUTING_NOPOS)
-				/* capacity reserved at membership time */
-				(void)routing_heap_push(&r->mem, h, k1, k2, a->id,
-							&m->pos[c], m);
-			else if (h->v[m->pos[c]].k1 != k1 ||
-				 h->v[m->pos[c]].k2 != k2)
-				routing_heap_rekey(h, m->pos[c], k1, k2);
+			reindex_one(r, m, c, in, k1, k2);
 		}
 	}
+}
+
+/* Run a deferred reindex now. Called before anything else reads or
+ * changes a free heap, so the heap operations happen in the same order
+ * (and leave the same layout) as without deferral. */
+static void pend_flush(struct routing *r)
+{
+	struct agent *a = r->pend;
+	if (!a)
+		return;
+	r->pend = NULL;
+	agent_reindex_from(r, a, 1);
+}
+
+/* The deferred reindex of a, then the reindex for a's current state, with
+ * the same result as running both in turn. The common pair: a freed agent
+ * (push into each free heap) gets an offer at once (remove from each). When
+ * the push would have appended at the bottom without sifting, the remove
+ * takes it straight back off the bottom and the heap is exactly as before:
+ * both are skipped. Otherwise both run. Heaps of different (queue, channel)
+ * pairs are independent, so the pairs are handled one heap at a time. */
+static void agent_reindex_pend(struct routing *r, struct agent *a)
+{
+	unsigned i, rm1 = r->ps.rm, rm2 = routable_mask(a);
+	r->pend = NULL;
+	for (i = 0; i < a->n_memb; i++) {
+		struct memb *m = a->m[i];
+		struct queue *q = m->q;
+		unsigned bits;
+		int keyed1 = 0, keyed2 = 0;
+		int64_t k1 = 0, k2 = 0, l1 = 0, l2 = 0;
+		for (bits = q->chan_mask; bits; bits &= bits - 1) {
+			int c = __builtin_ctz(bits);
+			int in1 = (rm1 >> c) & 1, in2 = (rm2 >> c) & 1;
+			if (in1 && !keyed1) {
+				pend_key(r, a, q, m->skill_score, &k1, &k2);
+				keyed1 = 1;
+			}
+			if (in1 && !in2 && m->pos[c] == ROUTING_NOPOS) {
+				const struct routing_heap *h = &q->aheap[c];
+				struct routing_hent e;
+				e.k1 = k1;
+				e.k2 = k2;
+				e.tie = a->id;
+				if (!h->n ||
+				    !routing_hent_less(&e, &h->v[(h->n - 1) / 2]))
+					continue; /* push then pop the bottom */
+			}
+			reindex_one(r, m, c, in1, k1, k2);
+			if (in2 && !keyed2) {
+				agent_key(a, q, m->skill_score, &l1, &l2);
+				keyed2 = 1;
+			}
+			reindex_one(r, m, c, in2, l1, l2);
+		}
+	}
+}
+
+static void agent_reindex(struct routing *r, struct agent *a)
+{
+	if (r->pend == a) {
+		agent_reindex_pend(r, a);
+		return;
+	}
+	pend_flush(r);
+	agent_reindex_from(r, a, 0);
+}
+
+/* agent_reindex(a), deferred to the next free-heap access (pend_flush) or
+ * the next reindex of a (agent_reindex_pend). Only task_done defers: the
+ * freed agent usually gets an offer at once. */
+static void agent_reindex_defer(struct routing *r, struct agent *a)
+{
+	pend_flush(r);
+	r->pend = a;
+	r->ps.idle_since = a->idle_since;
+	r->ps.busy_total = a->busy_total;
+	r->ps.last_offer_seq = a->last_offer_seq;
+	memcpy(r->ps.used, a->used, sizeof(r->ps.used));
+	r->ps.rm = routable_mask(a);
 }
 
 static enum routing_agent_state agent_reported(const struct agent *a)
@@ -482,6 +780,7 @@ static void agent_state_update(struct routing *r, struct agent *a,
 /* Make queue q index free agents on channel c (first task on c). */
 static int ensure_chan(struct routing *r, struct queue *q, int c)
 {
+	pend_flush(r);
 	struct memb *m;
 	int err;
 	if (q->chan_mask & (1u << c))
@@ -539,10 +838,20 @@ static uint64_t group_hash(const struct queue *q, int chan, int prio,
 static void group_key(const struct group *g, int64_t *k1, int64_t *k2,
 		      uint64_t *tie)
 {
-	const struct task *h = g->tasks.v[0].obj;
-	*k1 = h->arrival - (int64_t)g->prio * g->q->s.sl_target_ms;
-	*k2 = h->arrival;
-	*tie = h->id;
+	/* the head's arrival and id, without touching the head task */
+	const struct routing_fent *h = &g->tasks.v[g->tasks.head];
+	*k1 = h->k - (int64_t)g->prio * g->q->s.sl_target_ms;
+	*k2 = h->k;
+	*tie = h->tie;
+}
+
+/* Keep q->wait_mask in step with gheap[c] and foreign[c]. */
+static inline void wait_update(struct queue *q, int c)
+{
+	if (q->gheap[c].n || q->foreign[c])
+		q->wait_mask |= (uint8_t)(1u << c);
+	else
+		q->wait_mask &= (uint8_t) ~(1u << c);
 }
 
 static void fref_link(struct fref *f, int c)
@@ -556,6 +865,7 @@ static void fref_link(struct fref *f, int c)
 		f->next->prev = f;
 	fq->foreign[c] = f;
 	f->linked = 1;
+	wait_update(fq, c);
 }
 
 static void fref_unlink(struct fref *f, int c)
@@ -569,6 +879,7 @@ static void fref_unlink(struct fref *f, int c)
 	if (f->next)
 		f->next->prev = f->prev;
 	f->linked = 0;
+	wait_update(f->fq, c);
 }
 
 static void group_free(struct routing *r, struct group *g)
@@ -588,7 +899,7 @@ static void group_free(struct routing *r, struct group *g)
 			;
 		*pp = g->hnext;
 	}
-	routing_heap_fini(&r->mem, &g->tasks);
+	routing_fifo_fini(&r->mem, &g->tasks);
 	routing_mem_free(&r->mem, g, sizeof(*g));
 	r->st.groups--;
 }
@@ -644,26 +955,27 @@ static int task_group(struct routing *r, struct task *t)
 	unsigned i;
 	if (!g)
 		return -ENOMEM;
-	if (routing_heap_push(&r->mem, &g->tasks, t->arrival, 0, t->id, &t->gpos,
-			      t)) {
+	if (routing_fifo_insert(&r->mem, &g->tasks, t->arrival, t->id, t)) {
 		if (!g->tasks.n)
 			group_free(r, g);
 		return -ENOMEM;
 	}
 	t->g = g;
 	t->q->waiting++;
-	if (t->gpos != 0)
+	if (routing_fifo_first(&g->tasks) != t)
 		return 0;
 	group_key(g, &k1, &k2, &tie);
 	if (g->qpos == ROUTING_NOPOS) {
 		if (routing_heap_push(&r->mem, &t->q->gheap[g->chan], k1, k2, tie,
 				      &g->qpos, g)) {
-			routing_heap_remove(&g->tasks, t->gpos);
+			/* the push failed: nothing changed in gheap */
+			routing_fifo_remove(&g->tasks, t->arrival, t->id);
 			t->g = NULL;
 			t->q->waiting--;
 			group_free(r, g);
 			return -ENOMEM;
 		}
+		wait_update(t->q, g->chan);
 		for (i = 0; i < g->n_fref; i++)
 			fref_link(&g->fref[i], g->chan);
 	} else {
@@ -680,11 +992,12 @@ static void task_ungroup(struct routing *r, struct task *t)
 	uint64_t tie;
 	if (!g)
 		return;
-	routing_heap_remove(&g->tasks, t->gpos);
+	routing_fifo_remove(&g->tasks, t->arrival, t->id);
 	t->g = NULL;
 	t->q->waiting--;
 	if (!g->tasks.n) {
 		routing_heap_remove(&g->q->gheap[g->chan], g->qpos);
+		wait_update(g->q, g->chan);
 		group_free(r, g);
 		return;
 	}
@@ -699,7 +1012,7 @@ static void task_ungroup(struct routing *r, struct task *t)
 static int offer_make(struct routing *r, struct task *t, struct agent *a,
 		      enum routing_reason why, const struct routing_decision *sc)
 {
-	struct offer *o = routing_mem_alloc(&r->mem, sizeof(*o));
+	struct offer *o = routing_pool_get(&r->mem, &r->offer_pool);
 	struct routing_decision d;
 	int64_t to = t->q->s.offer_timeout_ms ? t->q->s.offer_timeout_ms :
 						 def_timeout[t->chan];
@@ -712,7 +1025,7 @@ static int offer_make(struct routing *r, struct task *t, struct agent *a,
 	o->expires = r->now + to;
 	o->tpos = ROUTING_NOPOS;
 	if (routing_hash_put(&r->mem, &r->offers, o->id, o)) {
-		routing_mem_free(&r->mem, o, sizeof(*o));
+		routing_pool_put(&r->offer_pool, o);
 		return -ENOMEM;
 	}
 	timer_set(r, &o->tpos, TK_OFFER, o, o->expires);
@@ -798,7 +1111,7 @@ static void offer_drop(struct routing *r, struct offer *o,
 	uint64_t oid = o->id;
 	uint32_t ver = o->version;
 	offer_unlink(r, o);
-	routing_mem_free(&r->mem, o, sizeof(*o));
+	routing_pool_put(&r->offer_pool, o);
 	agent_slot_release(r, a, t->chan);
 	agent_reindex(r, a);
 	note_freed(r, a);
@@ -863,6 +1176,8 @@ static int route_task(struct routing *r, struct task *t, enum routing_reason why
 	unsigned ring_max = r->o.ring_all_max < 256 ? r->o.ring_all_max : 256;
 	int lang, c = t->chan, is_ring = t->q->s.strategy == ROUTING_RING_ALL;
 	struct routing_decision sc;
+
+	pend_flush(r); /* this walks free heaps */
 
 	nreq = eff_reqs(t, req, &lang);
 	memset(&sc, 0, sizeof(sc));
@@ -955,56 +1270,115 @@ static int route_task(struct routing *r, struct task *t, enum routing_reason why
 /* ------------------------------------------------------------------ */
 /* routing: a free agent arbitrates across all its queues               */
 
-static void consider(struct routing *r, struct group *g, struct task **best,
-		     double *beff, struct routing_decision *sc)
+/* The best group head so far. Heads are compared from their group's entry
+ * in the queue's group heap (k2 = arrival, tie = id of the head; the group
+ * has the head's priority and queue), so a candidate's task is not touched
+ * until it wins. */
+struct pick {
+	struct group *g;
+	double eff;
+	int64_t arrival;
+	uint64_t id;
+};
+
+static void consider(struct routing *r, struct group *g, struct pick *best,
+		     struct routing_decision *sc)
 {
-	struct task *h = g->tasks.v[0].obj;
+	const struct routing_hent *he;
 	double e;
+	int64_t arrival;
+	uint64_t id;
 	if (g->mark == r->mark)
 		return;
 	g->mark = r->mark;
-	e = eff_prio(h, r->now);
+	he = &g->q->gheap[g->chan].v[g->qpos];
+	arrival = he->k2;
+	id = he->tie;
+	/* eff_prio() of the head, from the same operands */
+	e = (double)g->prio +
+	    (double)(r->now - arrival) / (double)g->q->s.sl_target_ms;
 	sc->candidates++;
-	if (!*best || e > *beff ||
-	    (e == *beff && (h->arrival < (*best)->arrival ||
-			    (h->arrival == (*best)->arrival && h->id < (*best)->id)))) {
-		if (*best) {
+	if (!best->g || e > best->eff ||
+	    (e == best->eff && (arrival < best->arrival ||
+				(arrival == best->arrival && id < best->id)))) {
+		if (best->g) {
 			sc->has_runner_up = 1;
-			sc->runner_up = *beff;
+			sc->runner_up = best->eff;
 		}
-		*best = h;
-		*beff = e;
+		best->g = g;
+		best->eff = e;
+		best->arrival = arrival;
+		best->id = id;
 	} else if (!sc->has_runner_up || e > sc->runner_up) {
 		sc->has_runner_up = 1;
 		sc->runner_up = e;
 	}
 }
 
+/* A best-first walk over a heap of at most this many entries never fills
+ * its frontier (ROUTING_ITER_MAX): the frontier holds at most one more
+ * entry than were visited, and at most the entries not yet visited, so it
+ * reaches ROUTING_ITER_MAX - 1 only past 2 * (ROUTING_ITER_MAX - 2) + 1
+ * entries. */
+#define ITER_SURE (2 * (ROUTING_ITER_MAX - 2))
+
 static struct task *pick_for_agent(struct routing *r, struct agent *a,
 				   struct routing_decision *sc)
 {
-	struct task *best = NULL;
-	double beff = 0;
-	unsigned i;
+	struct pick best;
+	unsigned i, rm = routable_mask(a);
+	if (!rm)
+		return NULL; /* no room on any channel (sc is not used) */
 	memset(sc, 0, sizeof(*sc));
 	r->mark++;
+	best.g = NULL;
+	best.eff = 0;
+	best.arrival = 0;
+	best.id = 0;
 	for (i = 0; i < a->n_memb; i++) {
 		struct queue *q = a->m[i]->q;
-		int c;
-		for (c = 0; c < ROUTING_CH_COUNT; c++) {
+		unsigned bits;
+		/* channels (in order) with room and with work waiting */
+		for (bits = rm & q->wait_mask; bits; bits &= bits - 1) {
+			int c = __builtin_ctz(bits);
 			struct routing_heap *h = &q->gheap[c];
 			struct routing_iter it;
 			struct fref *f;
 			long k;
-			if (!h->n && !q->foreign[c])
-				continue;
-			if (!routable(a, c))
-				continue;
+			if (h->n) {
+				/* fast path: the best group is eligible (what
+				 * the walk below would return first) */
+				struct group *g = h->v[0].obj;
+				if (has_skills(a, g->reqs, g->n_reqs, g->lang)) {
+					consider(r, g, &best, sc);
+					goto foreign;
+				}
+			}
+			if (h->n <= ITER_SURE) {
+				/* small heap: the walk below cannot overflow
+				 * its frontier, so it returns the smallest
+				 * eligible entry: find that by one scan,
+				 * testing skills only on entries that would
+				 * improve on the best found so far */
+				const struct routing_hent *bh = NULL;
+				uint32_t j;
+				for (j = 1; j < h->n; j++) {
+					const struct routing_hent *e = &h->v[j];
+					struct group *g = e->obj;
+					if (bh && !routing_hent_less(e, bh))
+						continue;
+					if (has_skills(a, g->reqs, g->n_reqs, g->lang))
+						bh = e;
+				}
+				if (bh)
+					consider(r, bh->obj, &best, sc);
+				goto foreign;
+			}
 			routing_iter_init(&it, h);
 			while ((k = routing_iter_next(&it)) >= 0) {
 				struct group *g = h->v[k].obj;
 				if (has_skills(a, g->reqs, g->n_reqs, g->lang)) {
-					consider(r, g, &best, &beff, sc);
+					consider(r, g, &best, sc);
 					break;
 				}
 			}
@@ -1014,16 +1388,17 @@ static struct task *pick_for_agent(struct routing *r, struct agent *a,
 				for (j = 0; j < h->n; j++) {
 					struct group *g = h->v[j].obj;
 					if (has_skills(a, g->reqs, g->n_reqs, g->lang))
-						consider(r, g, &best, &beff, sc);
+						consider(r, g, &best, sc);
 				}
 			}
+		foreign:
 			for (f = q->foreign[c]; f; f = f->next)
 				if (has_skills(a, f->g->reqs, f->g->n_reqs,
 					       f->g->lang))
-					consider(r, f->g, &best, &beff, sc);
+					consider(r, f->g, &best, sc);
 		}
 	}
-	return best;
+	return best.g ? routing_fifo_first(&best.g->tasks) : NULL;
 }
 
 static void route_agent(struct routing *r, struct agent *a)
@@ -1109,6 +1484,8 @@ static void settle(struct routing *r)
 			task_finish(r, t, ROUTING_TASK_CANCELLED, ROUTING_R_NONE, 0);
 	}
 	r->n_requeued = 0;
+	/* every public call ends here: no reindex stays deferred past it */
+	pend_flush(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1156,7 +1533,7 @@ static void task_finish(struct routing *r, struct task *t,
 		if (r->requeued[i] == t)
 			r->requeued[i] = r->requeued[--r->n_requeued];
 	queue_unref(r, t->q);
-	routing_mem_free(&r->mem, t, sizeof(*t));
+	routing_pool_put(&r->task_pool, t);
 	r->st.tasks--;
 }
 
@@ -1198,12 +1575,12 @@ int routing_task_add(struct routing *r, const struct routing_task_spec *s,
 	if (!q)
 		return -ENOENT;
 	set_now(r, now);
-	t = routing_mem_alloc(&r->mem, sizeof(*t));
+	t = routing_pool_get(&r->mem, &r->task_pool);
 	if (!t)
 		return -ENOMEM;
 	t->id = ++r->task_seq;
 	if (routing_hash_put(&r->mem, &r->tasks, t->id, t)) {
-		routing_mem_free(&r->mem, t, sizeof(*t));
+		routing_pool_put(&r->task_pool, t);
 		return -ENOMEM;
 	}
 	r->st.tasks++;
@@ -1217,7 +1594,7 @@ int routing_task_add(struct routing *r, const struct routing_task_spec *s,
 		memcpy(t->xreqs, s->skills, s->n_skills * sizeof(*s->skills));
 	set_reqs(t);
 	t->arrival = t->enter = r->now;
-	t->gpos = t->tpos = ROUTING_NOPOS;
+	t->tpos = ROUTING_NOPOS;
 	t->customer = s->customer;
 	t->user = s->user;
 	t->state = ROUTING_TASK_QUEUED;
@@ -1343,7 +1720,7 @@ static void task_done(struct routing *r, struct task *t, enum routing_reason why
 		a->idle_since = r->now;
 	cust_remember(r, t, a);
 	task_finish(r, t, ROUTING_TASK_DONE, why, 0);
-	agent_reindex(r, a);
+	agent_reindex_defer(r, a);
 	agent_state_update(r, a, ROUTING_R_REQUESTED);
 	note_freed(r, a);
 }
@@ -1394,23 +1771,42 @@ int routing_task_wrap_end(struct routing *r, uint64_t id, int64_t now)
 	return 0;
 }
 
-/* Count tasks ahead of t in group g's heap, pruning subtrees: a node that
- * is not ahead has no descendant ahead (heap order is arrival order). */
-static unsigned count_ahead(const struct routing_heap *h, uint32_t i,
-			    const struct task *t, int64_t tk)
+/* Count tasks of group g ahead of t: x is ahead when its static key
+ * (arrival - prio * SL) is smaller, or equal with an earlier (arrival, id).
+ * Within a group every task has the same priority, so "ahead" holds for a
+ * prefix of the group's (arrival, id) order: an exponential then binary
+ * search. */
+static int fent_ahead(const struct routing_fent *e, int64_t p,
+		      const struct task *t, int64_t tk)
 {
-	const struct task *x;
-	int64_t xk;
-	if (i >= h->n)
-		return 0;
-	x = h->v[i].obj;
-	xk = x->arrival - (int64_t)x->prio * x->q->s.sl_target_ms;
-	if (x == t || xk > tk || (xk == tk && (x->arrival > t->arrival ||
-					       (x->arrival == t->arrival &&
-						x->id > t->id))))
-		return 0;
-	return 1 + count_ahead(h, 2 * i + 1, t, tk) +
-	       count_ahead(h, 2 * i + 2, t, tk);
+	int64_t xk = e->k - p;
+	return xk < tk || (xk == tk && (e->k < t->arrival ||
+					(e->k == t->arrival && e->tie < t->id)));
+}
+
+static unsigned count_ahead(const struct group *g, const struct task *t,
+			    int64_t tk)
+{
+	const struct routing_fifo *f = &g->tasks;
+	int64_t p = (int64_t)g->prio * g->q->s.sl_target_ms;
+	uint32_t lo = 0, hi = 1;
+	/* exponential search for a bound, then binary search: O(1 +
+	 * log(ahead)) per group, O(position + groups) in all */
+	while (hi <= f->n && fent_ahead(routing_fifo_at(f, hi - 1), p, t, tk)) {
+		lo = hi;
+		hi *= 2;
+	}
+	if (hi > f->n)
+		hi = f->n;
+	/* entries before lo are ahead, entries from hi on are not */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (fent_ahead(routing_fifo_at(f, mid), p, t, tk))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 int routing_task_info(const struct routing *r, uint64_t id, int64_t now,
@@ -1438,8 +1834,7 @@ int routing_task_info(const struct routing *r, uint64_t id, int64_t now,
 		int64_t tk = t->arrival - (int64_t)t->prio * q->s.sl_target_ms;
 		unsigned pos = 1, i, slots = q->serving[t->chan];
 		for (i = 0; i < gh->n; i++)
-			pos += count_ahead(&((const struct group *)gh->v[i].obj)->tasks,
-					   0, t, tk);
+			pos += count_ahead(gh->v[i].obj, t, tk);
 		out->position = pos;
 		out->ewt_ms = slots ? q->aht * (int64_t)pos / slots : -1;
 	}
@@ -1471,7 +1866,7 @@ int routing_offer_accept(struct routing *r, uint64_t offer, uint32_t version,
 	t = o->t;
 	a = o->a;
 	offer_unlink(r, o);
-	routing_mem_free(&r->mem, o, sizeof(*o));
+	routing_pool_put(&r->offer_pool, o);
 	/* the offer's reserved slot becomes the task's slot */
 	t->state = ROUTING_TASK_ACCEPTED;
 	t->a = a;
@@ -1597,9 +1992,15 @@ int routing_agent_set_state(struct routing *r, uint32_t id,
 	return 0;
 }
 
+static size_t memb_block_size(unsigned cap)
+{
+	return cap * (sizeof(struct memb *) + sizeof(struct memb));
+}
+
 static void memb_remove_all(struct routing *r, struct agent *a)
 {
 	unsigned i;
+	pend_flush(r);
 	for (i = 0; i < a->n_memb; i++) {
 		struct memb *m = a->m[i];
 		struct queue *q = m->q;
@@ -1617,27 +2018,28 @@ static void memb_remove_all(struct routing *r, struct agent *a)
 		else
 			q->members_tail = m->qprev;
 		q->n_members--;
-		routing_mem_free(&r->mem, m, sizeof(*m));
 	}
-	routing_mem_free(&r->mem, a->m, a->m_cap * sizeof(*a->m));
+	routing_mem_free(&r->mem, a->m, memb_block_size(a->m_cap));
 	a->m = NULL;
-	a->n_memb = a->m_cap = 0;
+	a->n_memb = a->m_cap = a->m_used = 0;
 }
 
 static int memb_add(struct routing *r, struct agent *a, struct queue *q)
 {
-	struct memb *m = routing_mem_alloc(&r->mem, sizeof(*m));
+	struct memb *m;
 	int c;
-	if (!m)
-		return -ENOMEM;
+	pend_flush(r);
+	if (a->m_used == a->m_cap)
+		return -ENOMEM; /* cannot happen: one slot per configured queue */
+	/* a fresh (zeroed, never used) slot of the agent's block */
+	m = (struct memb *)(a->m + a->m_cap) + a->m_used;
 	for (c = 0; c < ROUTING_CH_COUNT; c++) {
 		m->pos[c] = ROUTING_NOPOS;
 		if ((q->chan_mask & (1u << c)) &&
-		    routing_heap_reserve(&r->mem, &q->aheap[c], q->n_members + 1)) {
-			routing_mem_free(&r->mem, m, sizeof(*m));
+		    routing_heap_reserve(&r->mem, &q->aheap[c], q->n_members + 1))
 			return -ENOMEM;
-		}
 	}
+	a->m_used++;
 	m->a = a;
 	m->q = q;
 	m->skill_score = skill_score(a, q);
@@ -1712,11 +2114,16 @@ int routing_agent_set(struct routing *r, uint32_t id,
 	routing_mem_free(&r->mem, a->skills, a->n_skills * sizeof(*a->skills));
 	a->skills = sk;
 	a->n_skills = s->n_skills;
+	memset(a->lvl, 0, sizeof(a->lvl));
+	for (i = 0; i < a->n_skills; i++)
+		if (sk[i].id < LVL_IDS)
+			a->lvl[sk[i].id >> 1] |=
+				(uint8_t)(sk[i].level << ((sk[i].id & 1) << 2));
 	a->langs = s->languages;
 	memcpy(a->cap, s->capacity, sizeof(a->cap));
 	memcpy(a->block, s->block, sizeof(a->block));
 	if (s->n_queues) {
-		a->m = routing_mem_alloc(&r->mem, s->n_queues * sizeof(*a->m));
+		a->m = routing_mem_alloc(&r->mem, memb_block_size(s->n_queues));
 		if (!a->m)
 			goto oom_m;
 		a->m_cap = s->n_queues;
@@ -1890,7 +2297,7 @@ static struct task **queue_drain(struct routing *r, struct queue *q,
 	for (c = 0; c < ROUTING_CH_COUNT; c++)
 		while (q->gheap[c].n) {
 			struct group *g = q->gheap[c].v[0].obj;
-			struct task *t = g->tasks.v[0].obj;
+			struct task *t = routing_fifo_first(&g->tasks);
 			task_ungroup(r, t);
 			v[n++] = t;
 		}
@@ -1912,6 +2319,7 @@ int routing_queue_set(struct routing *r, uint32_t id,
 	err = queue_apply(&tmp, s);
 	if (err)
 		return err;
+	pend_flush(r);
 	set_now(r, now);
 	if (s->sticky_window_ms > r->max_sticky)
 		r->max_sticky = s->sticky_window_ms;
@@ -1983,6 +2391,7 @@ int routing_queue_remove(struct routing *r, uint32_t id, int64_t now)
 	q = routing_hash_get(&r->queues, id);
 	if (!q)
 		return -ENOENT;
+	pend_flush(r);
 	set_now(r, now);
 	routing_hash_del(&r->queues, id);
 	r->st.queues--;
@@ -2026,7 +2435,7 @@ int routing_queue_remove(struct routing *r, uint32_t id, int64_t now)
 			q->members->qprev = NULL;
 		else
 			q->members_tail = NULL;
-		routing_mem_free(&r->mem, m, sizeof(*m));
+		/* the slot stays in the agent's block until its next reset */
 	}
 	queue_unref(r, q);
 	settle(r);
@@ -2145,9 +2554,9 @@ int64_t routing_tick(struct routing *r, int64_t now)
 	if (!r)
 		return ROUTING_NEVER;
 	set_now(r, now);
-	while (r->timers.n && r->timers.v[0].k1 <= r->now) {
-		struct routing_hent *e = &r->timers.v[0];
-		if (e->k2 == TK_OFFER) {
+	while (r->timers.n && r->timers.v[0].due <= r->now) {
+		struct tent *e = &r->timers.v[0];
+		if (e->tie >> TK_SHIFT == TK_OFFER) {
 			struct offer *o = e->obj;
 			offer_miss(r, o, ROUTING_R_OFFER_TIMEOUT);
 		} else {
@@ -2175,7 +2584,7 @@ int64_t routing_next_due(const struct routing *r)
 	if (!r)
 		return due;
 	if (r->timers.n)
-		due = r->timers.v[0].k1;
+		due = r->timers.v[0].due;
 	if (r->chead && r->chead->at + r->max_sticky + 1 < due)
 		due = r->chead->at + r->max_sticky + 1;
 	return due;
@@ -2207,6 +2616,9 @@ int routing_alloc(struct routing **rp, const struct routing_opts *o)
 	if (!r->o.ring_all_max)
 		r->o.ring_all_max = 64;
 	r->now = NOW_UNSET;
+	r->offers.seq = 1; /* offer ids are a sequence */
+	r->task_pool.size = sizeof(struct task);
+	r->offer_pool.size = sizeof(struct offer);
 	*rp = r;
 	return 0;
 }
@@ -2224,7 +2636,7 @@ void routing_free(struct routing *r)
 		struct group *g = r->groups.s[k].val, *n;
 		for (; g; g = n) {
 			n = g->hnext;
-			routing_heap_fini(&r->mem, &g->tasks);
+			routing_fifo_fini(&r->mem, &g->tasks);
 			routing_mem_free(&r->mem, g, sizeof(*g));
 		}
 	}
@@ -2239,10 +2651,7 @@ void routing_free(struct routing *r)
 	for (k = 0; r->agents.s && k <= r->agents.mask; k++) {
 		struct agent *a = r->agents.s[k].val;
 		if (a) {
-			unsigned i;
-			for (i = 0; i < a->n_memb; i++)
-				routing_mem_free(&r->mem, a->m[i], sizeof(struct memb));
-			routing_mem_free(&r->mem, a->m, a->m_cap * sizeof(*a->m));
+			routing_mem_free(&r->mem, a->m, memb_block_size(a->m_cap));
 			routing_mem_free(&r->mem, a->skills,
 					 a->n_skills * sizeof(*a->skills));
 			routing_mem_free(&r->mem, a, sizeof(*a));
@@ -2262,7 +2671,9 @@ void routing_free(struct routing *r)
 	routing_hash_fini(&r->mem, &r->offers);
 	routing_hash_fini(&r->mem, &r->groups);
 	routing_hash_fini(&r->mem, &r->custs);
-	routing_heap_fini(&r->mem, &r->timers);
+	routing_mem_free(&r->mem, r->timers.v, r->timers.cap * sizeof(*r->timers.v));
+	routing_pool_fini(&r->mem, &r->task_pool);
+	routing_pool_fini(&r->mem, &r->offer_pool);
 	routing_mem_free(&r->mem, r->freed, r->cap_freed * sizeof(void *));
 	routing_mem_free(&r->mem, r->requeued, r->cap_requeued * sizeof(void *));
 	free(r);

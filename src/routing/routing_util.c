@@ -36,6 +36,54 @@ void routing_mem_free(struct routing_mem *m, void *p, size_t n)
 	free(p);
 }
 
+/* ---- free lists ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HL_ASAN 1
+#endif
+#endif
+#ifdef HL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+void *routing_pool_get(struct routing_mem *m, struct routing_pool *p)
+{
+	void *x = p->head;
+	if (!x)
+		return routing_mem_alloc(m, p->size);
+	UNPOISON(x, p->size);
+	memcpy(&p->head, x, sizeof(void *));
+	memset(x, 0, p->size);
+	return x;
+}
+
+void routing_pool_put(struct routing_pool *p, void *x)
+{
+	if (!x)
+		return;
+	memcpy(x, &p->head, sizeof(void *));
+	p->head = x;
+	POISON((char *)x + sizeof(void *), p->size - sizeof(void *));
+}
+
+void routing_pool_fini(struct routing_mem *m, struct routing_pool *p)
+{
+	while (p->head) {
+		void *x = p->head;
+		memcpy(&p->head, x, sizeof(void *));
+		UNPOISON(x, p->size);
+		routing_mem_free(m, x, p->size);
+	}
+}
+
 /* ---- heap ---- */
 
 static inline void hset(struct routing_heap *h, uint32_t i,
@@ -210,6 +258,131 @@ long routing_iter_next(struct routing_iter *it)
 	return (long)i;
 }
 
+/* ---- ordered deque ---- */
+
+static inline int fent_less(int64_t k, uint64_t tie, const struct routing_fent *e)
+{
+	return k < e->k || (k == e->k && tie < e->tie);
+}
+
+/* Number of entries smaller than (k, tie). */
+static uint32_t fifo_rank(const struct routing_fifo *f, int64_t k, uint64_t tie)
+{
+	uint32_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct routing_fent *e = routing_fifo_at(f, mid);
+		if (e->k < k || (e->k == k && e->tie < tie))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int fifo_grow(struct routing_mem *m, struct routing_fifo *f)
+{
+	uint32_t nc = f->cap ? f->cap * 2 : 4, i;
+	struct routing_fent *nv = routing_mem_alloc(m, nc * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	for (i = 0; i < f->n; i++)
+		nv[i] = *routing_fifo_at(f, i);
+	routing_mem_free(m, f->v, f->cap * sizeof(*f->v));
+	f->v = nv;
+	f->cap = nc;
+	f->head = 0;
+	return 0;
+}
+
+/* Move logical entries [a, b) one slot towards the back, to [a + 1, b + 1)
+ * (slot b must be free): memmove of the physically contiguous runs, last
+ * run first. */
+static void fifo_shift_right(struct routing_fifo *f, uint32_t a, uint32_t b)
+{
+	uint32_t mask = f->cap - 1;
+	while (b > a) {
+		uint32_t ps = (f->head + b - 1) & mask; /* last source */
+		uint32_t pd = (f->head + b) & mask;     /* its destination */
+		uint32_t len = b - a;
+		if (len > ps + 1)
+			len = ps + 1;
+		if (len > pd + 1)
+			len = pd + 1;
+		memmove(&f->v[pd + 1 - len], &f->v[ps + 1 - len],
+			len * sizeof(*f->v));
+		b -= len;
+	}
+}
+
+/* Move logical entries [a, b) one slot towards the front, to [a - 1, b - 1)
+ * (a >= 1, slot a - 1 free): first run first. */
+static void fifo_shift_left(struct routing_fifo *f, uint32_t a, uint32_t b)
+{
+	uint32_t mask = f->cap - 1;
+	while (a < b) {
+		uint32_t ps = (f->head + a) & mask;     /* first source */
+		uint32_t pd = (f->head + a - 1) & mask; /* its destination */
+		uint32_t len = b - a;
+		if (len > f->cap - ps)
+			len = f->cap - ps;
+		if (len > f->cap - pd)
+			len = f->cap - pd;
+		memmove(&f->v[pd], &f->v[ps], len * sizeof(*f->v));
+		a += len;
+	}
+}
+
+int routing_fifo_insert(struct routing_mem *m, struct routing_fifo *f,
+			int64_t k, uint64_t tie, void *obj)
+{
+	uint32_t p;
+	struct routing_fent *e;
+	if (f->n == f->cap && fifo_grow(m, f))
+		return -ENOMEM;
+	if (!f->n || !fent_less(k, tie, routing_fifo_at(f, f->n - 1)))
+		p = f->n; /* the usual case: latest arrival */
+	else
+		p = fifo_rank(f, k, tie);
+	if (p >= f->n / 2) {
+		/* shift the back part right */
+		fifo_shift_right(f, p, f->n);
+	} else {
+		/* shift the front part left */
+		f->head = (f->head - 1) & (f->cap - 1);
+		fifo_shift_left(f, 1, p + 1);
+	}
+	f->n++;
+	e = routing_fifo_at(f, p);
+	e->k = k;
+	e->tie = tie;
+	e->obj = obj;
+	return 0;
+}
+
+void routing_fifo_remove(struct routing_fifo *f, int64_t k, uint64_t tie)
+{
+	uint32_t p;
+	const struct routing_fent *e = &f->v[f->head];
+	if (e->k == k && e->tie == tie)
+		p = 0; /* the usual case: the oldest leaves */
+	else
+		p = fifo_rank(f, k, tie);
+	if (p < f->n / 2) {
+		fifo_shift_right(f, 0, p);
+		f->head = (f->head + 1) & (f->cap - 1);
+	} else {
+		fifo_shift_left(f, p + 1, f->n);
+	}
+	f->n--;
+}
+
+void routing_fifo_fini(struct routing_mem *m, struct routing_fifo *f)
+{
+	routing_mem_free(m, f->v, f->cap * sizeof(*f->v));
+	memset(f, 0, sizeof(*f));
+}
+
 /* ---- hash ---- */
 
 static inline uint64_t mix64(uint64_t x)
@@ -222,12 +395,19 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
+static inline uint32_t home(const struct routing_hash *h, uint64_t key)
+{
+	if (h->seq)
+		return ((uint32_t)mix64(key >> 2) + (uint32_t)(key & 3)) & h->mask;
+	return (uint32_t)mix64(key) & h->mask;
+}
+
 void *routing_hash_get(const struct routing_hash *h, uint64_t key)
 {
 	uint32_t i;
 	if (!h->s)
 		return NULL;
-	for (i = (uint32_t)mix64(key) & h->mask;; i = (i + 1) & h->mask) {
+	for (i = home(h, key);; i = (i + 1) & h->mask) {
 		if (!h->s[i].val)
 			return NULL;
 		if (h->s[i].key == key)
@@ -248,7 +428,7 @@ static int grow(struct routing_mem *m, struct routing_hash *h)
 		uint32_t j;
 		if (!old[i].val)
 			continue;
-		for (j = (uint32_t)mix64(old[i].key) & h->mask; s[j].val;
+		for (j = home(h, old[i].key); s[j].val;
 		     j = (j + 1) & h->mask)
 			;
 		s[j] = old[i];
@@ -266,7 +446,7 @@ int routing_hash_put(struct routing_mem *m, struct routing_hash *h,
 		if (err)
 			return err;
 	}
-	for (i = (uint32_t)mix64(key) & h->mask;; i = (i + 1) & h->mask) {
+	for (i = home(h, key);; i = (i + 1) & h->mask) {
 		if (!h->s[i].val) {
 			h->s[i].key = key;
 			h->s[i].val = val;
@@ -286,7 +466,7 @@ void routing_hash_del(struct routing_hash *h, uint64_t key)
 	uint32_t i, j;
 	if (!h->s)
 		return;
-	for (i = (uint32_t)mix64(key) & h->mask;; i = (i + 1) & h->mask) {
+	for (i = home(h, key);; i = (i + 1) & h->mask) {
 		if (!h->s[i].val)
 			return;
 		if (h->s[i].key == key)
@@ -295,13 +475,13 @@ void routing_hash_del(struct routing_hash *h, uint64_t key)
 	h->n--;
 	j = i;
 	for (;;) {
-		uint32_t home;
+		uint32_t hm;
 		j = (j + 1) & h->mask;
 		if (!h->s[j].val)
 			break;
-		home = (uint32_t)mix64(h->s[j].key) & h->mask;
+		hm = home(h, h->s[j].key);
 		/* move j to i if its home is not within (i, j] cyclically */
-		if (((j - home) & h->mask) >= ((j - i) & h->mask)) {
+		if (((j - hm) & h->mask) >= ((j - i) & h->mask)) {
 			h->s[i] = h->s[j];
 			i = j;
 		}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "routing/routing.h"
+#include "routing/routing_int.h"
 #include "test.h"
 
 /* ------------------------------------------------------------------ */
@@ -1182,6 +1183,28 @@ static void m_setup(void)
 	}
 }
 
+/* When set, run_seed also hashes every live task's routing_task_info
+ * (state, queue, stage, agent, position, estimated wait) after each step. */
+static int hash_infos;
+
+static void m_hash_infos(void)
+{
+	int ti;
+	for (ti = 1; ti <= M.nt; ti++) {
+		struct routing_task_info inf;
+		char buf[160];
+		int k;
+		if (routing_task_info(M.r, (uint64_t)ti, M.now, &inf))
+			continue;
+		snprintf(buf, sizeof(buf), "%d %d %u %d %d %u %u %lld %.4f", ti,
+			 (int)inf.state, (unsigned)inf.queue, inf.stage,
+			 inf.has_agent, (unsigned)inf.agent, inf.position,
+			 (long long)inf.ewt_ms, inf.eff_priority);
+		for (k = 0; buf[k]; k++)
+			M.hash = (M.hash ^ (unsigned char)buf[k]) * 1099511628211ULL;
+	}
+}
+
 /* One random sequence; returns the decision-log hash. */
 static uint64_t run_seed(uint64_t seed, int steps)
 {
@@ -1281,6 +1304,8 @@ static uint64_t run_seed(uint64_t seed, int steps)
 			}
 		}
 		m_check();
+		if (hash_infos)
+			m_hash_infos();
 	}
 	routing_free(M.r);
 	return M.hash ^ M.decisions;
@@ -1309,6 +1334,180 @@ static void test_random_invariants(void)
 	CHECK(total > 100000);
 }
 
+/* Skill ids across the whole range (small ids have a direct level lookup,
+ * large ones are searched): task arrival and agent arbitration agree with
+ * the rules at both ends and at the boundary. */
+static long wide_case(const struct routing_skill *req, unsigned n)
+{
+	static const struct routing_skill s10[] = {{127, 3}, {128, 2}, {4095, 5}};
+	static const struct routing_skill s11[] = {{126, 5}, {129, 4}, {4094, 1}};
+	struct routing *r = mk();
+	struct routing_task_spec ts;
+	uint32_t q = 1;
+	uint64_t t;
+	long who;
+	if (!r)
+		return -2;
+	queue(r, 1, ROUTING_LONGEST_IDLE);
+	agent(r, 10, &q, 1, s10, 3, 0);
+	agent(r, 11, &q, 1, s11, 3, 1);
+	routing_task_spec_init(&ts);
+	ts.queue = 1;
+	ts.skills = req;
+	ts.n_skills = n;
+	CHECK_EQ_INT(routing_task_add(r, &ts, 10, &t), 0);
+	who = offered_to(t);
+	routing_free(r);
+	return who;
+}
+
+static void test_skill_ids_wide(void)
+{
+	static const struct routing_skill a[] = {{127, 3}}, b[] = {{128, 3}},
+		c[] = {{128, 2}}, d[] = {{4095, 5}}, e[] = {{129, 4}, {4094, 1}},
+		f[] = {{129, 5}}, g[] = {{126, 5}, {4095, 1}}, h[] = {{0, 1}},
+		k[] = {{126, 5}, {129, 1}};
+	struct routing *r;
+	struct routing_task_spec ts;
+	uint32_t q = 1;
+	uint64_t t;
+	CHECK_EQ_INT(wide_case(a, 1), 10);
+	CHECK_EQ_INT(wide_case(b, 1), -1);
+	CHECK_EQ_INT(wide_case(c, 1), 10);
+	CHECK_EQ_INT(wide_case(d, 1), 10);
+	CHECK_EQ_INT(wide_case(e, 2), 11);
+	CHECK_EQ_INT(wide_case(f, 1), -1);
+	CHECK_EQ_INT(wide_case(g, 2), -1);
+	CHECK_EQ_INT(wide_case(h, 1), -1);
+	CHECK_EQ_INT(wide_case(k, 2), 11);
+	/* arbitration: the task waits, then agents free up */
+	r = mk();
+	REQUIRE(r);
+	queue(r, 1, ROUTING_LONGEST_IDLE);
+	routing_task_spec_init(&ts);
+	ts.queue = 1;
+	ts.skills = d;
+	ts.n_skills = 1;
+	CHECK_EQ_INT(routing_task_add(r, &ts, 0, &t), 0);
+	{
+		static const struct routing_skill s11[] = {{4095, 4}};
+		static const struct routing_skill s10[] = {{5, 1}, {4095, 5}};
+		agent(r, 11, &q, 1, s11, 1, 1);
+		CHECK_EQ_INT(offered_to(t), -1);
+		agent(r, 10, &q, 1, s10, 2, 2);
+		CHECK_EQ_INT(offered_to(t), 10);
+	}
+	routing_free(r);
+}
+
+/* The ordered deque behind a group's waiting tasks (routing_int.h), against
+ * a sorted array: random mostly-in-order inserts and removals at the head
+ * and anywhere, across growth and wrap-around of the ring buffer. */
+static void test_fifo_against_model(void)
+{
+	uint64_t x = 12345;
+	int run, bad = 0;
+#define FRND(n) (x ^= x << 13, x ^= x >> 7, x ^= x << 17, (unsigned)(x % (n)))
+	for (run = 0; run < 200; run++) {
+		struct routing_mem m = {0};
+		struct routing_fifo f;
+		int64_t model[400];
+		int n = 0, maxn = 1 + (int)FRND(300), it, j;
+		memset(&f, 0, sizeof(f));
+		for (it = 0; it < 3000; it++) {
+			unsigned op = FRND(3);
+			if ((op < 2 && n < maxn) || n == 0) {
+				int64_t k;
+				int dup;
+				do {
+					k = FRND(op == 0 ? 1000 : 100000);
+					if (FRND(2) && n)
+						k = model[n - 1] + 1 + FRND(3);
+					for (dup = 0, j = 0; j < n; j++)
+						dup |= model[j] == k;
+				} while (dup);
+				/* entry key k / 7, tie k: ties on the key are common */
+				if (routing_fifo_insert(&m, &f, k / 7, (uint64_t)k,
+							(void *)(intptr_t)(k + 1)))
+					bad++;
+				for (j = n; j > 0 && (model[j - 1] / 7 > k / 7 ||
+						      (model[j - 1] / 7 == k / 7 &&
+						       model[j - 1] > k));
+				     j--)
+					model[j] = model[j - 1];
+				model[j] = k;
+				n++;
+			} else {
+				j = FRND(3) == 0 ? 0 : (int)FRND((unsigned)n);
+				routing_fifo_remove(&f, model[j] / 7, (uint64_t)model[j]);
+				memmove(&model[j], &model[j + 1],
+					(size_t)(n - j - 1) * sizeof(*model));
+				n--;
+			}
+			if ((int)f.n != n)
+				bad++;
+			for (j = 0; j < n; j++) {
+				const struct routing_fent *e = routing_fifo_at(&f, (uint32_t)j);
+				if (e->tie != (uint64_t)model[j] || e->k != model[j] / 7 ||
+				    e->obj != (void *)(intptr_t)(model[j] + 1)) {
+					bad++;
+					break;
+				}
+			}
+			if (n && routing_fifo_first(&f) != (void *)(intptr_t)(model[0] + 1))
+				bad++;
+		}
+		routing_fifo_fini(&m, &f);
+		if (m.bytes)
+			bad++;
+	}
+#undef FRND
+	CHECK_EQ_INT(bad, 0);
+}
+
+/* The decision logs of fixed random sequences, pinned: hashes of every
+ * formatted decision of seeds 1..PIN_SEEDS, as the engine produced them
+ * before its internals were optimized. Any change of behaviour (a different
+ * offer, order, candidate count, runner-up, key) changes the hash. Update
+ * the constant only for an intended change of behaviour. */
+#define PIN_SEEDS 1500
+#define PIN_HASH 0x08b959d21ba304f7ULL
+static void test_decision_log_pinned(void)
+{
+	unsigned s;
+	uint64_t h = 1469598103934665603ULL;
+	for (s = 1; s <= PIN_SEEDS; s++) {
+		uint64_t x = run_seed(s, 160);
+		CHECK(!M.fails);
+		h = (h ^ x) * 1099511628211ULL;
+	}
+	if (h != PIN_HASH)
+		fprintf(stderr, "decision log hash %#llx, pinned %#llx\n",
+			(unsigned long long)h, (unsigned long long)PIN_HASH);
+	CHECK(h == PIN_HASH);
+}
+
+/* The same for routing_task_info (positions, estimated waits) of every live
+ * task after every step of seeds 1..PIN_INFO_SEEDS. */
+#define PIN_INFO_SEEDS 400
+#define PIN_INFO_HASH 0xe378c1083645ffb1ULL
+static void test_task_info_pinned(void)
+{
+	unsigned s;
+	uint64_t h = 1469598103934665603ULL;
+	hash_infos = 1;
+	for (s = 1; s <= PIN_INFO_SEEDS; s++) {
+		uint64_t x = run_seed(s, 160);
+		CHECK(!M.fails);
+		h = (h ^ x) * 1099511628211ULL;
+	}
+	hash_infos = 0;
+	if (h != PIN_INFO_HASH)
+		fprintf(stderr, "task info hash %#llx, pinned %#llx\n",
+			(unsigned long long)h, (unsigned long long)PIN_INFO_HASH);
+	CHECK(h == PIN_INFO_HASH);
+}
+
 int main(void)
 {
 	TEST_RUN(test_longest_idle);
@@ -1320,6 +1519,7 @@ int main(void)
 	TEST_RUN(test_aging_beats_priority);
 	TEST_RUN(test_arbitration_across_queues);
 	TEST_RUN(test_skills_and_language);
+	TEST_RUN(test_skill_ids_wide);
 	TEST_RUN(test_overflow_steps);
 	TEST_RUN(test_overflow_add_queue_and_exit_queue);
 	TEST_RUN(test_reject_keeps_position);
@@ -1333,5 +1533,8 @@ int main(void)
 	TEST_RUN(test_bad_arguments);
 	TEST_RUN(test_decision_format);
 	TEST_RUN(test_random_invariants);
+	TEST_RUN(test_fifo_against_model);
+	TEST_RUN(test_decision_log_pinned);
+	TEST_RUN(test_task_info_pinned);
 	TEST_MAIN_END();
 }
