@@ -789,6 +789,21 @@ static void cmd_task_create(struct core_routing *cr, struct api_cmd *cmd)
 }
 
 /* task.created committed: now route it. */
+
+/* The engine's view of one of our tasks (the engine copies what it keeps). */
+static void task_spec(struct core_task *t, struct routing_task_spec *s)
+{
+	routing_task_spec_init(s);
+	s->channel = t->ch;
+	s->queue = t->queue;
+	s->priority = t->priority;
+	s->skills = t->skills;
+	s->n_skills = t->n_skills;
+	s->language = t->lang_id;
+	s->customer = (uint64_t)t->customer;
+	s->user = t;
+}
+
 static void task_route(struct core_routing *cr, struct core_task *t, int err)
 {
 	struct api_cmd *cmd = t->create_cmd;
@@ -802,15 +817,7 @@ static void task_route(struct core_routing *cr, struct core_task *t, int err)
 		return;
 	}
 	struct routing_task_spec s;
-	routing_task_spec_init(&s);
-	s.channel = t->ch;
-	s.queue = t->queue;
-	s.priority = t->priority;
-	s.skills = t->skills;
-	s.n_skills = t->n_skills;
-	s.language = t->lang_id;
-	s.customer = (uint64_t)t->customer;
-	s.user = t;
+	task_spec(t, &s);
 	cr->actor = cmd ? cmd->user_id : 0;
 	int r = routing_task_add(cr->r, &s, now_ms(), &t->eid);
 	if (r) {
@@ -1150,15 +1157,7 @@ static void rebuild_task(struct core_routing *cr, json_t *row, unsigned *requeue
 		return;
 	}
 	struct routing_task_spec s;
-	routing_task_spec_init(&s);
-	s.channel = t->ch;
-	s.queue = t->queue;
-	s.priority = t->priority;
-	s.skills = t->skills;
-	s.n_skills = t->n_skills;
-	s.language = t->lang_id;
-	s.customer = (uint64_t)t->customer;
-	s.user = t;
+	task_spec(t, &s);
 	if (routing_task_add(cr->r, &s, now_ms(), &t->eid)) {
 		t->state = ROUTING_TASK_CANCELLED;
 		ev_add(cr, "task.cancelled", t->id, 0, t->queue,
