@@ -99,7 +99,6 @@ export const api = {
   me: (opts) => request('GET', '/auth/me', undefined, { ...opts, noAuthHook: true }),
   login: (username, password) =>
     request('POST', '/auth/login', { username, password }, { noAuthHook: true }),
-  // Sent with an empty JSON object: the server (as of this writing) mishandles
-  // a body-less POST here and stalls the next request on the connection.
+  // An empty JSON object keeps the request an ordinary JSON POST.
   logout: () => request('POST', '/auth/logout', {}, { noAuthHook: true }),
 };

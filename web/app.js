@@ -10,6 +10,7 @@ import { listPage, formPage, canRead } from './admin/admin.js';
 import { loginPage } from './pages/login.js';
 import { agentPage } from './pages/agent.js';
 import { supervisorPage } from './pages/supervisor.js';
+import { wfmPage } from './pages/wfm.js';
 import { setFlash, pageHeader, linkButton, errorMessage, notice } from './ui.js';
 
 const session = { user: null };
@@ -51,6 +52,7 @@ function shell(activeHref) {
   const work = [];
   if (u.role === 'agent' || u.role === 'admin' || u.role === 'supervisor') work.push(['#/agent', t('nav.agent')]);
   if (u.role === 'supervisor' || u.role === 'admin') work.push(['#/supervisor', t('nav.supervisor')]);
+  if (u.role === 'supervisor' || u.role === 'admin') work.push(['#/wfm', t('nav.wfm')]);
 
   const logout = h('button', { type: 'button', class: 'button secondary small', id: 'logout' }, t('action.logout'));
   logout.addEventListener('click', doLogout);
@@ -134,6 +136,9 @@ async function route() {
       else await formPage(main, parts[1], parts[2], env);
     } else if (parts[0] === 'agent' && parts.length === 1) {
       agentPage(main, env);
+    } else if (parts[0] === 'wfm' && parts.length === 1) {
+      if (session.user.role === 'agent') return forbidden(main);
+      wfmPage(main, env);
     } else if (parts[0] === 'supervisor' && parts.length === 1) {
       if (session.user.role === 'agent') return forbidden(main);
       supervisorPage(main, env);

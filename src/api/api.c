@@ -416,6 +416,8 @@ static void dispatch(struct api_req *req)
 		return m == LWSHUMETH_GET ? api_handle_me(req) : method_not_allowed(req, "GET");
 	if (strcmp(p, "events") == 0)
 		return m == LWSHUMETH_GET ? api_handle_events_list(req) : method_not_allowed(req, "GET");
+	if (strcmp(p, "wfm/erlang") == 0)
+		return api_handle_wfm_erlang(req);
 	if (strcmp(p, "tokens") == 0)
 		return api_handle_tokens(req, NULL);
 	if (strncmp(p, "tokens/", 7) == 0 && p[7])
@@ -512,7 +514,7 @@ static int write_response(struct api *a, struct lws *wsi, struct api_req *req)
 	}
 	/* Whole response written. */
 	api_metrics_observe(a, req->status, base_mono_us() - req->t0_us);
-	bool close_after = req->body_too_large;
+	bool close_after = req->close_after;
 	struct api_conn *conn = lws_wsi_user(wsi);
 	if (conn)
 		conn->req = NULL;
@@ -520,6 +522,15 @@ static int write_response(struct api *a, struct lws *wsi, struct api_req *req)
 	if (close_after)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Refuse a request whose headers already decide the answer, but only once
+ * its body has been read (up to API_MAX_DISCARD); then close. */
+static void refuse(struct api_req *req, int status, const char *detail)
+{
+	req->refuse_status = status;
+	req->refuse_detail = detail;
+	req->close_after = true;
 }
 
 static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
@@ -569,21 +580,22 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 	if (method != LWSHUMETH_POST && method != LWSHUMETH_PUT &&
 	    (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
 	     lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0))
-		req->body_too_large = true;
+		req->close_after = true;
 	if (method == LWSHUMETH_POST || method == LWSHUMETH_PUT) {
 		char cl[32] = "";
 		unsigned long long clen = 0;
 		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
 			clen = strtoull(cl, NULL, 10);
 		if (clen > API_MAX_BODY) {
-			req->body_too_large = true;
-			api_problem(req, 413, "the body is larger than 1 MiB", NULL);
+			/* Answered once the body is drained (on_body), so the
+			 * client is not reset mid-send and reads the 413. */
+			refuse(req, 413, "the body is larger than 1 MiB");
 			return 0;
 		}
 		/* lws 4.1 never completes a chunked request body: ask for a
 		 * Content-Length instead of letting the request hang. */
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-			req->body_too_large = true; /* close after answering */
+			req->close_after = true; /* close after answering */
 			api_problem(req, 411, "chunked request bodies are not supported; send Content-Length",
 				    NULL);
 			return 0;
@@ -591,8 +603,7 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 		bool has_body = clen > 0;
 		if (has_body && !content_type_is_json(wsi) &&
 		    strcmp(req->path, "/api/v1/auth/logout") != 0) {
-			req->body_too_large = true; /* close: we will not read the body */
-			api_problem(req, 415, "expected Content-Type: application/json", NULL);
+			refuse(req, 415, "expected Content-Type: application/json");
 			return 0;
 		}
 		/* With a Content-Length (even 0) or chunked body, lws ends with
@@ -601,7 +612,7 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 		 * request would stall: refuse with 411 and close. */
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 || has_body)
 			return 0;
-		req->body_too_large = true; /* close after answering */
+		req->close_after = true; /* close after answering */
 		api_problem(req, 411, "a Content-Length header is required (0 for no body)", NULL);
 		return 0;
 	}
@@ -613,9 +624,15 @@ static int on_body(struct lws *wsi, struct api_req *req, const void *in, size_t 
 {
 	if (req->responded || !len || !in)
 		return 0;
-	if (req->body_len + len > API_MAX_BODY) {
-		req->body_too_large = true;
-		api_problem(req, 413, "the body is larger than 1 MiB", NULL);
+	if (!req->refuse_status && req->body_len + len > API_MAX_BODY)
+		refuse(req, 413, "the body is larger than 1 MiB");
+	if (req->refuse_status) {
+		/* Drain what the client sends (closing on unread data would reset
+		 * the connection before it reads our answer), up to a cap so a
+		 * huge upload cannot keep us reading. */
+		req->discarded += len;
+		if (req->discarded > API_MAX_DISCARD)
+			api_problem(req, req->refuse_status, req->refuse_detail, NULL);
 		return 0;
 	}
 	if (req->body_len + len + 1 > req->body_cap) {
@@ -651,8 +668,12 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 			return on_body(wsi, conn->req, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (conn && conn->req && !conn->req->responded)
-			dispatch(conn->req);
+		if (conn && conn->req && !conn->req->responded) {
+			if (conn->req->refuse_status)
+				api_problem(conn->req, conn->req->refuse_status, conn->req->refuse_detail, NULL);
+			else
+				dispatch(conn->req);
+		}
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (conn && conn->req && conn->req->responded)

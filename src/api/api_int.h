@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #define API_MAX_BODY (1024 * 1024)
+#define API_MAX_DISCARD (16 * 1024 * 1024) /* most of an oversized body we read */
 #define API_WS_MAX_EVENTS 256
 #define API_WS_MAX_BYTES (1024 * 1024)
 #define API_WS_CLOSE_SLOW 4008
@@ -71,7 +72,10 @@ struct api_req {
 	char peer[64];
 	char *body;
 	size_t body_len, body_cap;
-	bool body_too_large;
+	bool close_after;       /* close the connection after the answer */
+	int refuse_status;      /* answer this once the body is drained */
+	const char *refuse_detail;
+	size_t discarded;       /* bytes of an oversized body drained */
 	bool pending;           /* a job or work item holds the request */
 	bool dispatched;
 	int64_t t0_us;
@@ -238,6 +242,9 @@ void api_handle_offers(struct api_req *req, const char *rest);
 void api_handle_agent_state(struct api_req *req, const char *rest);
 /* api.c: post a command to the core; false after answering 503 */
 bool api_core_post(struct api_req *req, struct api_cmd *cmd, api_cont_h *cont);
+
+/* api_wfm.c */
+void api_handle_wfm_erlang(struct api_req *req);
 
 /* api_metrics.c */
 void api_metrics_observe(struct api *a, int status, int64_t us);

@@ -881,6 +881,30 @@ json_t *schema_openapi(void)
 				  "200", err_task, NULL)));
 	}
 
+	json_object_set_new(schemas, "ErlangInput",
+			    json_pack("{s:s, s:b, s:[s,s,s], s:{s:{s:s, s:[s,s,s]}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}",
+				      "type", "object", "additionalProperties", 0, "required", "model",
+				      "calls", "aht_seconds", "properties", "model", "type", "string",
+				      "enum", "a", "b", "c", "calls", "type", "number", "period_seconds",
+				      "type", "number", "aht_seconds", "type", "number",
+				      "patience_seconds", "type", "number", "sl_seconds", "type", "number",
+				      "agents", "type", "integer", "target_sl", "type", "number",
+				      "shrinkage", "type", "number"));
+	json_object_set_new(schemas, "ErlangResult",
+			    json_pack("{s:s, s:[s,s], s:{s:{s:s, s:[s,s,s,s,s,s]}, s:{s:s, s:{s:s, s:[s,s,s,s,s], s:{s:{s:s}, s:{s:[s,s]}, s:{s:[s,s]}, s:{s:[s,s]}, s:{s:[s,s]}}}}, s:{s:s}}}",
+				      "type", "object", "required", "result", "curve", "properties",
+				      "result", "type", "object", "required", "agents", "traffic_erlangs",
+				      "p_wait", "mean_wait_seconds", "service_level", "occupancy", "curve",
+				      "type", "array", "items", "type", "object", "required", "agents",
+				      "service_level", "mean_wait_seconds", "occupancy", "p_abandon",
+				      "properties", "agents", "type", "integer", "service_level", "type",
+				      "number", "null", "mean_wait_seconds", "type", "number", "null",
+				      "occupancy", "type", "number", "null", "p_abandon", "type", "number",
+				      "null", "scheduled_agents", "type", "integer"));
+	json_object_set_new(paths, "/api/v1/wfm/erlang", json_pack("{s:o}", "post",
+		op("Erlang B/C/A: evaluate a staff level or find the fewest agents for a service level, "
+		   "with a curve for charts", "wfm", ref("ErlangInput"), resp("The figures", ref("ErlangResult")),
+		   "200", (const char *const[]){"400", "401", "403", "413", "415", "422", NULL}, NULL)));
 	json_object_set_new(paths, "/api/v1/openapi.json", json_pack("{s:o}", "get",
 		op("This document", "meta", NULL, resp("OpenAPI 3.1", json_pack("{s:s}", "type", "object")),
 		   "200", (const char *const[]){NULL}, NULL)));

@@ -280,6 +280,30 @@ test('every change is an event with who and when (audit trail)', async () => {
   assert.equal(mine[1].payload.name, 'Audited 2');
 });
 
+test('staffing calculator: Erlang C matches the published Mitan example; Erlang A staffs for a goal', async () => {
+  // Mitan Ltd, "The Erlang-C Formula": 360 calls per 30 min, 240 s AHT,
+  // 55 agents, 15 s: P(wait) 0.2387, ASA 8.184 s, service level 0.8459.
+  const c = await api.post('/api/v1/wfm/erlang', { model: 'c', calls: 360, period_seconds: 1800, aht_seconds: 240, sl_seconds: 15, agents: 55 });
+  assert.equal(c.status, 200, c.text);
+  assert.equal(c.json.result.traffic_erlangs, 48);
+  assert.ok(Math.abs(c.json.result.p_wait - 0.2387) < 5e-5);
+  assert.ok(Math.abs(c.json.result.mean_wait_seconds - 8.184) < 5e-4);
+  assert.ok(Math.abs(c.json.result.service_level - 0.8459) < 5e-5);
+  assert.ok(c.json.curve.length >= 10);
+  const a = await api.post('/api/v1/wfm/erlang', { model: 'a', calls: 360, aht_seconds: 240, patience_seconds: 120, target_sl: 0.8, shrinkage: 0.3 });
+  assert.equal(a.status, 200, a.text);
+  const n = a.json.result.agents;
+  assert.ok(a.json.result.sl_answered >= 0.8);
+  const fewer = a.json.curve.find((p) => p.agents === n - 1);
+  if (fewer) assert.ok(fewer.service_level < 0.8, 'one agent fewer misses the goal');
+  assert.equal(a.json.scheduled_agents, Math.ceil(n / 0.7 - 1e-9));
+  const bad = await api.post('/api/v1/wfm/erlang', { model: 'a', calls: 360, aht_seconds: 240 });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.json.field, 'patience_seconds');
+  assert.equal((await api.post('/api/v1/wfm/erlang', { model: 'x', calls: 1, aht_seconds: 1 })).json.field, 'model');
+  assert.equal((await api.post('/api/v1/wfm/erlang', { model: 'c', calls: 1, aht_seconds: 1, agents: 2, extra: 1 })).json.field, 'extra');
+});
+
 test('the OpenAPI document lists every endpoint the tests use', async () => {
   const r = await client(srv.base).get('/api/v1/openapi.json');
   assert.equal(r.status, 200);
