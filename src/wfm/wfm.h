@@ -503,4 +503,172 @@ int wfm_cli_simulate(int argc, char **argv);
 /* The same, printing to `out` and `err` (for tests and embedding). */
 int wfm_cli_simulate_to(FILE *out, FILE *err, int argc, char **argv);
 
+/* ------------------------------------------------------------------------
+ * Shift schedules (wfm_schedule.c): which shifts to staff, and who works
+ * them, so that the agents on the phones meet a requirement per interval
+ * (for example wfm_staff() per 15-minute interval). The pattern model is a
+ * set-covering integer program solved by COIN-OR CBC run as a subprocess
+ * on an MPS file, within a wall-clock limit; a Lagrangian LP rounding plus
+ * greedy repair runs first and is returned whenever CBC is missing, fails,
+ * or stops without a better schedule. docs/WFM.md ("Schedules") states
+ * the model, the MPS formulation, the fallback and the gap.
+ *
+ * Unlike the rest of this module, wfm_schedule() does I/O and reads the
+ * clock: it writes and reads files in a private temporary directory
+ * (mkdtemp, always removed) and spawns CBC (posix_spawn, no shell).
+ * Everything else in this section is pure.
+ * ------------------------------------------------------------------------ */
+
+#define WFM_SCHED_MAX_BREAKS 3
+#define WFM_SCHED_MAX_LENGTH 96 /* intervals in one shift */
+
+/* A break or meal inside a shift: `len` intervals starting between
+ * `earliest` and `latest` intervals after the shift start (inclusive).
+ * Breaks of a template are placed in order and may not overlap. */
+struct wfm_sched_break {
+	unsigned len;           /* >= 1 */
+	unsigned earliest, latest;
+	int paid;               /* nonzero: paid (a coffee break); 0: unpaid meal */
+};
+
+/*
+ * A shift template: shifts of `length` intervals (breaks included)
+ * starting at day offsets first_start, first_start + start_step, ...,
+ * <= last_start (intervals from the start of each day), on every day
+ * whose bit (1 << (day % 7)) is set in `days` (0: every day). A template
+ * that `skill` is nonzero for can only be worked by agents with that
+ * skill. Paid time is `length` minus the unpaid breaks; a shift costs
+ * paid intervals x cost_weight (default 1 with the wfm_sched_template_init
+ * defaults).
+ */
+struct wfm_sched_template {
+	unsigned first_start, last_start, start_step; /* step >= 1 */
+	unsigned length;                              /* 1..WFM_SCHED_MAX_LENGTH */
+	struct wfm_sched_break breaks[WFM_SCHED_MAX_BREAKS];
+	unsigned n_breaks;
+	unsigned days;        /* weekday mask, bit d = day d % 7; 0: all */
+	unsigned skill;       /* 0: anyone */
+	double cost_weight;   /* > 0 */
+};
+
+/* An agent: availability, contracted hours over the horizon, skills. */
+struct wfm_sched_agent {
+	const unsigned char *available; /* n_intervals flags (nonzero: may
+	                                   work); NULL: always available */
+	double min_hours, max_hours;    /* paid hours over the horizon,
+	                                   0 <= min <= max */
+	const unsigned *skills;         /* n_skills ids (may be NULL if 0) */
+	unsigned n_skills;
+};
+
+/* The problem. Arrays are borrowed for the call only. A shift that would
+ * end past the last interval is not generated (no wrap-around). */
+struct wfm_sched_problem {
+	unsigned n_intervals;       /* horizon, a multiple of intervals_per_day */
+	unsigned intervals_per_day; /* e.g. 96 */
+	double interval_s;          /* e.g. 900; converts hours */
+	const double *required;     /* agents needed per interval, >= 0;
+	                               rounded up to whole agents */
+	const struct wfm_sched_template *templates;
+	unsigned n_templates;
+	const struct wfm_sched_agent *agents;
+	unsigned n_agents;
+};
+
+struct wfm_sched_opts {
+	const char *cbc_path;  /* default "/usr/bin/cbc"; NULL or "": no CBC */
+	double time_limit_s;   /* CBC's -sec, > 0; default 30. The parent
+	                          kills CBC after time_limit_s + grace_s */
+	double grace_s;        /* default 2 */
+	double under_penalty;  /* per missing agent-interval; <= 0 (default):
+	                          2 x the dearest shift + 1 */
+	double over_cost;      /* per surplus agent-interval, >= 0; default 0.01 */
+	unsigned min_rest;     /* intervals between two shifts of one agent */
+	const char *tmpdir;    /* parent of the private directory; NULL:
+	                          $TMPDIR or /tmp */
+};
+
+/* How the pattern counts were found. */
+enum wfm_sched_method {
+	WFM_SCHED_CBC_OPTIMAL = 0, /* CBC proved optimality */
+	WFM_SCHED_CBC_FEASIBLE,    /* CBC's incumbent at the time limit */
+	WFM_SCHED_FALLBACK,        /* LP rounding + greedy repair */
+};
+
+/* One shift worked by one agent (agent == UINT_MAX: nobody could take it). */
+struct wfm_sched_shift {
+	unsigned agent;
+	unsigned template_idx;
+	unsigned start;                          /* interval in the horizon */
+	unsigned length;
+	unsigned break_start[WFM_SCHED_MAX_BREAKS]; /* absolute intervals */
+	unsigned n_breaks;
+	unsigned paid;                           /* paid intervals */
+};
+
+/*
+ * The outcome. objective, bound and gap are about the pattern model (the
+ * integer program): objective = cost of paid time + under_penalty x
+ * missing agent-intervals + over_cost x surplus agent-intervals of the
+ * pattern counts; bound = the best lower bound known (CBC's, or the
+ * Lagrangian LP bound, which always exists); gap = (objective - bound) /
+ * objective (0 when objective is 0). coverage[] and the totals
+ * below it are of the final schedule: only the shifts an agent works.
+ */
+struct wfm_sched_result {
+	enum wfm_sched_method method;
+	int cbc_status;     /* 0: CBC ran and answered; -ENOENT: not found or
+	                       disabled; -ETIME: killed at the deadline, or no
+	                       time left after the LP; -EIO: failed or
+	                       unreadable answer */
+	double objective, bound, gap;
+	double lp_bound;    /* the Lagrangian bound alone (never NAN) */
+	double fallback_objective; /* what the fallback alone reached (no
+	                              CBC, not even its LP) */
+	double solve_s;     /* wall-clock seconds of the whole call */
+	unsigned n_patterns;
+
+	unsigned n_intervals;
+	unsigned *coverage;      /* agents working per interval */
+	double under, over;      /* sum over intervals of max(0, req - cov)
+	                            and max(0, cov - req) */
+	unsigned short_intervals; /* intervals with cov < req */
+	double paid_hours;
+
+	struct wfm_sched_shift *shifts; /* assigned first, then unassigned */
+	size_t n_shifts, n_unassigned;
+	double *agent_hours;      /* paid hours per agent */
+	unsigned agents_below_min; /* min_hours could not be met */
+};
+
+/* Template defaults: start 0, step 1, length 1, no breaks, every day, no
+ * skill, weight 1. Options: as documented in struct wfm_sched_opts. */
+void wfm_sched_template_init(struct wfm_sched_template *t);
+void wfm_sched_opts_init(struct wfm_sched_opts *o);
+
+/*
+ * Builds a schedule: enumerates the shift patterns (template x day x start
+ * x break placement), finds pattern counts (fallback first, then, if
+ * configured, CBC's LP relaxation rounded and repaired and CBC's integer
+ * solve started from the better of the two, both within the time limit,
+ * keeping the best), then assigns the shifts greedily to agents respecting
+ * availability, skills, at most one shift per agent per day, min_rest and
+ * max_hours, tops agents up towards min_hours with extra shifts where that
+ * is possible, and fills intervals still short with any shift an agent can
+ * work that covers them. o may be
+ * NULL (defaults). Blocks for up to about time_limit_s + grace_s plus the
+ * fallback's time; any thread may call it. Fills *out (free with
+ * wfm_sched_result_free). Returns 0 (whatever CBC did: see
+ * out->cbc_status); -EINVAL for a bad problem or options; -E2BIG when
+ * there are more than 2,000,000 patterns; -ENOMEM.
+ */
+int wfm_schedule(const struct wfm_sched_problem *p,
+		 const struct wfm_sched_opts *o, struct wfm_sched_result *out);
+
+/* Frees what wfm_schedule() allocated in r and zeroes it. NULL ok. */
+void wfm_sched_result_free(struct wfm_sched_result *r);
+
+/* Static name: "cbc_optimal", "cbc_feasible", "fallback"; "?" otherwise. */
+const char *wfm_sched_method_name(enum wfm_sched_method m);
+
 #endif
