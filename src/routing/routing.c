@@ -611,7 +611,9 @@ static void reindex_one(struct routing *r, struct memb *m, int c, int in,
 		routing_heap_rekey(h, m->pos[c], k1, k2);
 }
 
-/* agent_key() from the fields saved by agent_reindex_defer. */
+/* agent_key() from the fields saved by agent_reindex_defer. Kept as its own
+ * copy: folding both into one helper measured ~25% fewer decisions/s in
+ * bench/routing (the hot path lost its specialised code). */
 static void pend_key(const struct routing *r, const struct agent *a,
 		     const struct queue *q, int64_t score, int64_t *k1,
 		     int64_t *k2)
