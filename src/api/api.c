@@ -418,6 +418,8 @@ static void dispatch(struct api_req *req)
 		return m == LWSHUMETH_GET ? api_handle_events_list(req) : method_not_allowed(req, "GET");
 	if (strcmp(p, "wfm/erlang") == 0)
 		return api_handle_wfm_erlang(req);
+	if (strcmp(p, "wfm/simulate") == 0)
+		return api_handle_wfm_simulate(req);
 	if (strcmp(p, "tokens") == 0)
 		return api_handle_tokens(req, NULL);
 	if (strncmp(p, "tokens/", 7) == 0 && p[7])

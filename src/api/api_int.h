@@ -245,6 +245,7 @@ bool api_core_post(struct api_req *req, struct api_cmd *cmd, api_cont_h *cont);
 
 /* api_wfm.c */
 void api_handle_wfm_erlang(struct api_req *req);
+void api_handle_wfm_simulate(struct api_req *req);
 
 /* api_metrics.c */
 void api_metrics_observe(struct api *a, int status, int64_t us);

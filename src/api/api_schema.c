@@ -905,6 +905,13 @@ json_t *schema_openapi(void)
 		op("Erlang B/C/A: evaluate a staff level or find the fewest agents for a service level, "
 		   "with a curve for charts", "wfm", ref("ErlangInput"), resp("The figures", ref("ErlangResult")),
 		   "200", (const char *const[]){"400", "401", "403", "413", "415", "422", NULL}, NULL)));
+	json_object_set_new(paths, "/api/v1/wfm/simulate", json_pack("{s:o}", "post",
+		op("Run the what-if simulator on a scenario (format: docs/WFM.md) with the real routing "
+		   "engine; per-interval figures with confidence intervals",
+		   "wfm", json_pack("{s:s}", "type", "object"),
+		   resp("The report", json_pack("{s:s, s:[s,s,s,s]}", "type", "object", "required",
+						"replications", "intervals", "queues", "occupancy")),
+		   "200", (const char *const[]){"400", "401", "403", "413", "415", "422", NULL}, NULL)));
 	json_object_set_new(paths, "/api/v1/openapi.json", json_pack("{s:o}", "get",
 		op("This document", "meta", NULL, resp("OpenAPI 3.1", json_pack("{s:s}", "type", "object")),
 		   "200", (const char *const[]){NULL}, NULL)));

@@ -7,14 +7,17 @@
  * target service level to staff for. The answer carries the evaluation,
  * scheduled staff after shrinkage, and a curve of service level, wait,
  * occupancy and abandonment over a range of agent counts for the chart.
- * The work is pure arithmetic bounded to a few milliseconds (at most 61
- * evaluations, agent counts capped), so it runs on the web thread.
+ * The calculator is pure arithmetic bounded to a few milliseconds (at most
+ * 61 evaluations, agent counts capped), so it runs on the web thread;
+ * POST /api/v1/wfm/simulate runs the what-if simulator on the worker pool.
  */
 #include "api/api_int.h"
+#include "base/base.h"
 #include "wfm/wfm.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WFM_API_MAX_AGENTS 100000
@@ -172,4 +175,115 @@ void api_handle_wfm_erlang(struct api_req *req)
 		json_object_set_new(out, "scheduled_agents",
 				    json_integer((json_int_t)wfm_scheduled_staff(agents, shrink)));
 	api_respond_json(req, 200, out);
+}
+
+/* ---- POST /api/v1/wfm/simulate ----------------------------------------- */
+
+/* Most simulated contacts (all replications) one API call may ask for;
+ * larger studies belong to `hotline simulate`. Keeps a worker's turn to
+ * about a second. */
+#define SIM_API_MAX_CONTACTS 1000000.0
+
+struct sim_ctx {
+	struct wfm_sim_scenario *sc;
+	char *body;
+	int err;
+};
+
+static void sim_ctx_free(void *p)
+{
+	struct sim_ctx *c = p;
+	wfm_sim_scenario_free(c->sc);
+	free(c->body);
+	free(c);
+}
+
+/* On a worker: the simulation blocks for as long as it takes. */
+static void sim_work(void *arg)
+{
+	struct api_req *req = arg;
+	struct sim_ctx *c = req->ctx;
+	struct wfm_sim_report rep;
+	memset(&rep, 0, sizeof(rep));
+	c->err = wfm_simulate(c->sc, &rep);
+	if (!c->err) {
+		json_t *j = wfm_sim_report_json(c->sc, &rep);
+		c->body = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+		json_decref(j);
+		if (!c->body)
+			c->err = -ENOMEM;
+	}
+	wfm_sim_report_free(&rep);
+	api_resume(req);
+}
+
+static void sim_done(struct api_req *req)
+{
+	struct sim_ctx *c = req->ctx;
+	if (c->err) {
+		api_problem(req, c->err == -EINVAL ? 422 : 500, "the simulation could not run", NULL);
+		return;
+	}
+	char *b = c->body;
+	c->body = NULL;
+	api_respond(req, 200, "application/json", b, strlen(b));
+}
+
+void api_handle_wfm_simulate(struct api_req *req)
+{
+	if (req->method != LWSHUMETH_POST) {
+		api_add_header(req, "Allow", "POST");
+		return api_problem(req, 405, "method not allowed here", NULL);
+	}
+	if (!(req->who.role & (ROLE_ADMIN | ROLE_SUPERVISOR)))
+		return api_problem(req, 403, "only admins and supervisors run simulations", NULL);
+	/* Malformed JSON or invalid UTF-8: the same 400 as everywhere else. */
+	json_t *parsed = api_parse_body(req);
+	if (!parsed)
+		return;
+	json_decref(parsed);
+	struct sim_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return api_problem(req, 500, "out of memory", NULL);
+	req->ctx = c;
+	req->ctx_free = sim_ctx_free;
+	char err[300] = "";
+	int r = wfm_sim_scenario_load(req->body, req->body_len, &c->sc, err, sizeof(err));
+	if (r) {
+		char d[360];
+		snprintf(d, sizeof(d), "%s", err[0] ? err : "invalid scenario");
+		/* The loader names the field first, a segment at a time
+		 * ("queues[0]: aht_seconds: expected …"); join the segments into
+		 * the dotted path the rest of the API uses. */
+		char field[128] = "";
+		size_t fl = 0;
+		const char *seg = err, *colon;
+		while ((colon = strstr(seg, ": ")) && !memchr(seg, ' ', (size_t)(colon - seg)) &&
+		       colon > seg && fl + (size_t)(colon - seg) + 2 < sizeof(field)) {
+			fl += (size_t)snprintf(field + fl, sizeof(field) - fl, "%s%.*s", fl ? "." : "",
+					       (int)(colon - seg), seg);
+			seg = colon + 2;
+		}
+		return api_problem(req, r == -EINVAL ? 422 : 500, d, field);
+	}
+	double contacts = 0;
+	for (unsigned q = 0; q < c->sc->n_queues; q++)
+		for (unsigned i = 0; i < c->sc->n_intervals; i++)
+			contacts += c->sc->queues[q].calls[i];
+	/* the warm-up runs interval 0's load for warmup_s more */
+	for (unsigned q = 0; q < c->sc->n_queues; q++)
+		contacts += c->sc->queues[q].calls[0] * c->sc->warmup_s / c->sc->interval_s;
+	contacts *= c->sc->replications;
+	if (!(contacts <= SIM_API_MAX_CONTACTS)) {
+		char d[200];
+		snprintf(d, sizeof(d),
+			 "about %.0f simulated contacts is more than the API runs (%.0f); use `hotline simulate`",
+			 contacts, SIM_API_MAX_CONTACTS);
+		return api_problem(req, 422, d, "replications");
+	}
+	api_suspend(req, sim_done);
+	if (base_workq_push(req->api->o.workq, sim_work, req)) {
+		req->pending = false;
+		api_problem(req, 503, "the server is shutting down", NULL);
+	}
 }

@@ -491,6 +491,14 @@ int wfm_sim_scenario_load(const char *text, size_t len,
 /* Frees a scenario made by wfm_sim_scenario_load. NULL ok. */
 void wfm_sim_scenario_free(struct wfm_sim_scenario *s);
 
+/* The report as the JSON object `hotline simulate --json` prints (a new
+ * jansson reference the caller owns): replications, confidence,
+ * interval_seconds, intervals, queues[{id, name, sl_seconds, intervals[],
+ * day}], occupancy[], occupancy_day; each figure {mean, half_width}. */
+struct json_t;
+struct json_t *wfm_sim_report_json(const struct wfm_sim_scenario *sc,
+				   const struct wfm_sim_report *r);
+
 /*
  * `hotline simulate --scenario FILE.json [--json] [--replications N]
  *  [--seed N]`; argv[0] is "simulate". Reads the file, simulates, prints a

@@ -554,8 +554,7 @@ static json_t *jcell(const struct wfm_sim_cell *c)
 	return o;
 }
 
-static void print_json(FILE *out, const struct wfm_sim_scenario *sc,
-		       const struct wfm_sim_report *r)
+json_t *wfm_sim_report_json(const struct wfm_sim_scenario *sc, const struct wfm_sim_report *r)
 {
 	json_t *root = json_object();
 	unsigned ni = r->n_intervals;
@@ -582,6 +581,13 @@ static void print_json(FILE *out, const struct wfm_sim_scenario *sc,
 		json_array_append_new(occ, jstat(&r->occupancy[i]));
 	json_object_set_new(root, "occupancy", occ);
 	json_object_set_new(root, "occupancy_day", jstat(&r->occupancy[ni]));
+	return root;
+}
+
+static void print_json(FILE *out, const struct wfm_sim_scenario *sc,
+		       const struct wfm_sim_report *r)
+{
+	json_t *root = wfm_sim_report_json(sc, r);
 	json_dumpf(root, out, JSON_COMPACT | JSON_REAL_PRECISION(10));
 	fputc('\n', out);
 	json_decref(root);

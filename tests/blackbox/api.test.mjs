@@ -304,6 +304,27 @@ test('staffing calculator: Erlang C matches the published Mitan example; Erlang 
   assert.equal((await api.post('/api/v1/wfm/erlang', { model: 'c', calls: 1, aht_seconds: 1, agents: 2, extra: 1 })).json.field, 'extra');
 });
 
+test('what-if simulation through the API: the documented example runs, bad scenarios name the field', async () => {
+  const { readFileSync } = await import('node:fs');
+  const example = JSON.parse(readFileSync(new URL('../unit/wfm/scenarios/example.json', import.meta.url)));
+  const r = await api.post('/api/v1/wfm/simulate', example);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.replications, example.replications);
+  assert.equal(r.json.queues.length, example.queues.length);
+  const day = r.json.queues[0].day;
+  assert.ok(day.service_level.mean >= 0 && day.service_level.mean <= 1);
+  assert.ok(day.offered.mean > 0);
+  const bad = await api.post('/api/v1/wfm/simulate', { ...example, queues: [{ ...example.queues[0], aht_seconds: -1 }] });
+  assert.equal(bad.status, 422, bad.text);
+  assert.equal(bad.json.field, 'queues[0].aht_seconds');
+  const huge = await api.post('/api/v1/wfm/simulate', { ...example, replications: 100,
+    queues: example.queues.map((q) => ({ ...q, calls: 100000 })) });
+  assert.equal(huge.status, 422, huge.text);
+  assert.match(huge.json.detail, /hotline simulate/);
+  const raw = client(srv.base, admin.token);
+  assert.equal((await raw.post('/api/v1/wfm/simulate', '{"intervals": ')).status, 400);
+});
+
 test('the OpenAPI document lists every endpoint the tests use', async () => {
   const r = await client(srv.base).get('/api/v1/openapi.json');
   assert.equal(r.status, 200);
