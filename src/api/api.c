@@ -148,6 +148,29 @@ void api_store_done(int err, void *arg)
 	api_resume(req);
 }
 
+int api_submit(struct api_req *req, bool write, store_job_h *job, api_cont_h *cont)
+{
+	api_suspend(req, cont);
+	int r = write ? store_write(req->api->o.store, job, api_store_done, req)
+		      : store_read(req->api->o.store, job, api_store_done, req);
+	if (r) {
+		req->pending = false;
+		api_problem(req, 503, "the store is not accepting work", NULL);
+	}
+	return r;
+}
+
+int api_work(struct api_req *req, base_work_h *fn, api_cont_h *cont)
+{
+	api_suspend(req, cont);
+	int r = base_workq_push(req->api->o.workq, fn, req);
+	if (r) {
+		req->pending = false;
+		api_problem(req, 503, "the server is shutting down", NULL);
+	}
+	return r;
+}
+
 static void inbox_drain(struct api *a)
 {
 	pthread_mutex_lock(&a->inbox_lock);

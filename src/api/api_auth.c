@@ -585,11 +585,7 @@ void api_handle_login(struct api_req *req)
 	json_decref(in);
 	req->ctx = lc;
 	req->ctx_free = login_ctx_free;
-	api_suspend(req, login_done);
-	if (base_workq_push(a->o.workq, login_work, req)) {
-		req->pending = false;
-		api_problem(req, 503, "the server is shutting down", NULL);
-	}
+	api_work(req, login_work, login_done);
 }
 
 /* ---- logout, me ------------------------------------------------------- */
@@ -631,19 +627,6 @@ static void logout_done(struct api_req *req)
 	api_respond(req, 204, "application/json", NULL, 0);
 }
 
-static int submit(struct api_req *req, bool write, store_job_h *job, void *arg, api_cont_h *cont)
-{
-	api_suspend(req, cont);
-	(void)arg; /* jobs find their context through the request */
-	int r = write ? store_write(req->api->o.store, job, api_store_done, req)
-		      : store_read(req->api->o.store, job, api_store_done, req);
-	if (r) {
-		req->pending = false;
-		api_problem(req, 503, "the store is not accepting work", NULL);
-	}
-	return r;
-}
-
 void api_handle_logout(struct api_req *req)
 {
 	struct hash_ctx *hc = calloc(1, sizeof(*hc));
@@ -653,7 +636,7 @@ void api_handle_logout(struct api_req *req)
 	hc->user_id = req->who.user_id;
 	req->ctx = hc;
 	req->ctx_free = hash_ctx_free;
-	submit(req, true, logout_job, hc, logout_done);
+	api_submit(req, true, logout_job, logout_done);
 }
 
 static int me_job(struct store_tx *tx, void *arg)
@@ -683,7 +666,7 @@ void api_handle_me(struct api_req *req)
 	hc->user_id = req->who.user_id;
 	req->ctx = hc;
 	req->ctx_free = hash_ctx_free;
-	submit(req, false, me_job, hc, me_done);
+	api_submit(req, false, me_job, me_done);
 }
 
 /* ---- API tokens ------------------------------------------------------ */
@@ -808,7 +791,7 @@ void api_handle_tokens(struct api_req *req, const char *id)
 		tc->s.created_at = store_now_ms();
 		tc->s.expires_at = tc->s.created_at + API_TOKEN_TTL_MS;
 		json_decref(in);
-		submit(req, true, token_job, tc, token_done);
+		api_submit(req, true, token_job, token_done);
 		return;
 	}
 	if (id && req->method == LWSHUMETH_DELETE) {
@@ -818,7 +801,7 @@ void api_handle_tokens(struct api_req *req, const char *id)
 				    strncmp(s->token_hash, id, 16) == 0) {
 					tc->s = *s;
 					tc->revoke = true;
-					submit(req, true, token_job, tc, token_done);
+					api_submit(req, true, token_job, token_done);
 					return;
 				}
 		return api_problem(req, 404, "no such token", NULL);

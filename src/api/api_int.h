@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "api/api_core.h"
 #include "api/api_schema.h"
+#include "base/base.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -191,6 +192,13 @@ void api_suspend(struct api_req *req, api_cont_h *cont);
 void api_resume(struct api_req *req);
 /* The store_done_h that resumes a suspended request (arg = req). */
 void api_store_done(int err, void *arg);
+/* Suspend req on a store job (write or read; the job gets req as its
+ * argument and finds its context in req->ctx), resumed into cont. Returns
+ * 0, or answers 503 itself and returns the store's error. */
+int api_submit(struct api_req *req, bool write, store_job_h *job, api_cont_h *cont);
+/* The same for blocking work on the worker pool: fn(req) must end with
+ * api_resume(req). */
+int api_work(struct api_req *req, base_work_h *fn, api_cont_h *cont);
 int api_query_get(const struct api_req *req, const char *name, char *buf, size_t size);
 int api_query_int(const struct api_req *req, const char *name, int64_t def, int64_t min,
 		  int64_t max, int64_t *out);

@@ -281,9 +281,5 @@ void api_handle_wfm_simulate(struct api_req *req)
 			 contacts, SIM_API_MAX_CONTACTS);
 		return api_problem(req, 422, d, "replications");
 	}
-	api_suspend(req, sim_done);
-	if (base_workq_push(req->api->o.workq, sim_work, req)) {
-		req->pending = false;
-		api_problem(req, 503, "the server is shutting down", NULL);
-	}
+	api_work(req, sim_work, sim_done);
 }
