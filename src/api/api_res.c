@@ -65,42 +65,6 @@ static int domain_error(struct res_ctx *c, int status, const char *field, const 
 	return -EINVAL;
 }
 
-/* ---- rendering ------------------------------------------------------- */
-
-static json_t *render_row(const struct store_val *col)
-{
-	/* columns: id, version, created_at, updated_at, doc */
-	json_t *doc = json_loads(col[4].s ? col[4].s : "{}", 0, NULL);
-	if (!doc)
-		doc = json_object();
-	char t[32];
-	json_object_set_new(doc, "id", json_integer(col[0].i));
-	json_object_set_new(doc, "version", json_integer(col[1].i));
-	json_object_set_new(doc, "created_at", json_string(base_iso8601(col[2].i, t, sizeof(t))));
-	json_object_set_new(doc, "updated_at", json_string(base_iso8601(col[3].i, t, sizeof(t))));
-	return doc;
-}
-
-static int fetch_row(const struct store_val *col, int n, void *arg)
-{
-	(void)n;
-	*(json_t **)arg = render_row(col);
-	return 1;
-}
-
-int api_res_fetch(struct store_tx *tx, const struct api_resource *res, int64_t id, json_t **out)
-{
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-		 "SELECT id, version, created_at, updated_at, doc FROM %s WHERE tenant = 1 AND id = $1",
-		 res->name);
-	struct store_val p[] = {store_int(id)};
-	*out = NULL;
-	int r = store_query(tx, sql, p, 1, fetch_row, out);
-	if (r < 0)
-		return r;
-	return *out ? 0 : -ENOENT;
-}
 
 static char *dump(json_t *j)
 {
@@ -135,11 +99,13 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* The same object render_row() builds, written as text: the stored doc is
- * always a compact JSON object we serialized ourselves (validated, without
- * id/version/times), so the metadata can be spliced in front of its
- * members. This keeps list and get off jansson's parse + dump, which
- * dominated their cost. */
+/* ---- rendering ------------------------------------------------------- */
+
+/* A stored row as the API's JSON object: id, version and times spliced in
+ * front of the document's members. The stored doc is always a compact JSON
+ * object we serialized ourselves (validated, without id/version/times), so
+ * no parse + dump is needed; that kept list and get fast, and create,
+ * update and the login answer use the same rendering. */
 static void render_row_text(const struct store_val *col, struct sbuf *b)
 {
 	char head[192], t1[32], t2[32];
@@ -156,6 +122,46 @@ static void render_row_text(const struct store_val *col, struct sbuf *b)
 	} else {
 		sb_add(b, "}", 1);
 	}
+}
+
+static int get_row(const struct store_val *col, int n, void *arg)
+{
+	(void)n;
+	render_row_text(col, arg);
+	return 1;
+}
+
+/* One stored resource as JSON text (malloc'd) in *out. Returns 0, -ENOENT,
+ * -ENOMEM or a store error. */
+static int fetch_text(struct store_tx *tx, const struct api_resource *res, int64_t id, char **out)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+		 "SELECT id, version, created_at, updated_at, doc FROM %s WHERE tenant = 1 AND id = $1",
+		 res->name);
+	struct store_val p[] = {store_int(id)};
+	struct sbuf b = {0};
+	*out = NULL;
+	int r = store_query(tx, sql, p, 1, get_row, &b);
+	if (r < 0 || b.oom) {
+		free(b.p);
+		return r < 0 ? r : -ENOMEM;
+	}
+	if (!b.p)
+		return -ENOENT;
+	*out = b.p;
+	return 0;
+}
+
+int api_res_fetch(struct store_tx *tx, const struct api_resource *res, int64_t id, json_t **out)
+{
+	char *text;
+	int r = fetch_text(tx, res, id, &text);
+	if (r)
+		return r;
+	*out = json_loads(text, 0, NULL);
+	free(text);
+	return *out ? 0 : -ENOMEM;
 }
 
 /* ---- jobs ------------------------------------------------------------ */
@@ -260,30 +266,14 @@ static int list_job(struct store_tx *tx, void *arg)
 	return list_finish(c, &acc);
 }
 
-static int get_row(const struct store_val *col, int n, void *arg)
-{
-	(void)n;
-	render_row_text(col, arg);
-	return 1;
-}
-
 static int get_job(struct store_tx *tx, void *arg)
 {
 	struct res_ctx *c = job_ctx(arg);
-	char sql[256];
-	snprintf(sql, sizeof(sql),
-		 "SELECT id, version, created_at, updated_at, doc FROM %s WHERE tenant = 1 AND id = $1",
-		 c->res->name);
-	struct store_val p[] = {store_int(c->id)};
-	struct sbuf b = {0};
-	int r = store_query(tx, sql, p, 1, get_row, &b);
-	if (r < 0 || b.oom) {
-		free(b.p);
-		return r < 0 ? r : -ENOMEM;
-	}
-	if (!b.p)
+	int r = fetch_text(tx, c->res, c->id, &c->body);
+	if (r == -ENOENT)
 		return domain_error(c, 404, NULL, "no %s with id %" PRId64, c->res->singular, c->id);
-	c->body = b.p;
+	if (r)
+		return r;
 	c->status = 200;
 	return 0;
 }
@@ -397,11 +387,8 @@ static int create_job(struct store_tx *tx, void *arg)
 		return r;
 	if ((r = write_identities(tx, c, id)))
 		return r;
-	json_t *out;
-	if ((r = api_res_fetch(tx, c->res, id, &out)))
+	if ((r = fetch_text(tx, c->res, id, &c->body)))
 		return r;
-	c->body = dump(out);
-	json_decref(out);
 	c->id = id;
 	c->status = 201;
 	return append_change_event(tx, c, "created", id, c->body);
@@ -475,11 +462,8 @@ static int update_job(struct store_tx *tx, void *arg)
 		return domain_error(c, 409, "version", "version conflict; reload and retry");
 	if ((r = write_identities(tx, c, c->id)))
 		return r;
-	json_t *out;
-	if ((r = api_res_fetch(tx, c->res, c->id, &out)))
+	if ((r = fetch_text(tx, c->res, c->id, &c->body)))
 		return r;
-	c->body = dump(out);
-	json_decref(out);
 	c->status = 200;
 	return append_change_event(tx, c, "updated", c->id, c->body);
 }
@@ -564,7 +548,6 @@ static bool parse_id(const char *s, int64_t *out)
 
 void api_handle_resource(struct api_req *req, const struct api_resource *res, const char *id)
 {
-	struct api *a = req->api;
 	int m = req->method;
 	bool writing = m == LWSHUMETH_POST || m == LWSHUMETH_PUT || m == LWSHUMETH_DELETE;
 	if (!id && m != LWSHUMETH_GET && m != LWSHUMETH_POST) {
@@ -653,21 +636,11 @@ void api_handle_resource(struct api_req *req, const struct api_resource *res, co
 			 json_string_value(json_object_get(c->doc, res->name_field)));
 		c->doc_text = dump(c->doc);
 		if (c->has_password) {
-			api_suspend(req, res_done);
-			if (base_workq_push(a->o.workq, hash_then_write, req)) {
-				req->pending = false;
-				api_problem(req, 503, "the server is shutting down", NULL);
-			}
+			api_work(req, hash_then_write, res_done);
 			return;
 		}
 	}
-	api_suspend(req, res_done);
-	int r = write ? store_write(a->o.store, job, api_store_done, req)
-		      : store_read(a->o.store, job, api_store_done, req);
-	if (r) {
-		req->pending = false;
-		api_problem(req, 503, "the store is not accepting work", NULL);
-	}
+	api_submit(req, write, job, res_done);
 }
 
 /* ---- the event log ----------------------------------------------------- */
@@ -743,9 +716,5 @@ void api_handle_events_list(struct api_req *req)
 		return api_problem(req, 422, "type: too long", "type");
 	if (api_query_int(req, "interaction", 0, 0, INT64_MAX, &c->id))
 		return api_problem(req, 422, "interaction: expected a task (interaction) id", "interaction");
-	api_suspend(req, res_done);
-	if (store_read(req->api->o.store, events_job, api_store_done, req)) {
-		req->pending = false;
-		api_problem(req, 503, "the store is not accepting work", NULL);
-	}
+	api_submit(req, false, events_job, res_done);
 }
