@@ -25,24 +25,6 @@ void api_evmsg_unref(struct api_evmsg *m)
 		free(m);
 }
 
-static struct api_evmsg *evmsg_from_json(json_t *j, const char *type)
-{
-	char *s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	if (!s)
-		return NULL;
-	size_t len = strlen(s);
-	struct api_evmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
-	if (m) {
-		m->refs = 1;
-		snprintf(m->type, sizeof(m->type), "%s", type);
-		m->len = len;
-		memcpy(m->buf + LWS_PRE, s, len);
-	}
-	free(s);
-	return m;
-}
-
 struct api_evmsg *api_evmsg_from_text(const char *json, const char *type)
 {
 	size_t len = strlen(json);
@@ -53,6 +35,17 @@ struct api_evmsg *api_evmsg_from_text(const char *json, const char *type)
 		m->len = len;
 		memcpy(m->buf + LWS_PRE, json, len);
 	}
+	return m;
+}
+
+static struct api_evmsg *evmsg_from_json(json_t *j, const char *type)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		return NULL;
+	struct api_evmsg *m = api_evmsg_from_text(s, type);
+	free(s);
 	return m;
 }
 
