@@ -5,7 +5,7 @@
  * SIGTERM/SIGINT so that only this thread receives them, open the store
  * (migrations run here), create the first admin if there is no user, load
  * routing (queues, agents and open tasks: core_routing.c), start the worker
- * pool and the web thread, open the SIP listener, unblock the signals and
+ * pool and the web thread, open SIP (src/voice), unblock the signals and
  * enter re_main. Stop order is the reverse: routing answers the commands it
  * holds (core_routing_drain), the web thread drains its requests (their
  * store jobs complete), then the store finishes
@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "base/base.h"
 #include "store/store.h"
+#include "voice/voice.h"
 
 #include <re.h>
 
@@ -99,82 +100,25 @@ static int ensure_admin(struct store *st)
 	return 0;
 }
 
-/* Minimal SIP presence on the core loop until the voice channel lands:
- * answers OPTIONS (monitoring pings) and refuses everything else with 501,
- * so that a misdirected phone gets a clear answer instead of silence. */
-static struct sip *sip_stack;
-static struct sip_lsnr *sip_listener;
-
-static bool on_sip_request(const struct sip_msg *msg, void *arg)
-{
-	(void)arg;
-	if (!pl_strcmp(&msg->met, "OPTIONS"))
-		(void)sip_reply(sip_stack, msg, 200, "OK");
-	else if (pl_strcmp(&msg->met, "ACK"))
-		(void)sip_reply(sip_stack, msg, 501, "Not Implemented");
-	return true;
-}
-
-/* Add one UDP transport on addr:port. */
-static int sip_add_udp(const struct sa *addr, uint16_t port)
-{
-	struct sa laddr = *addr;
-	sa_set_port(&laddr, port);
-	return sip_transp_add(sip_stack, SIP_TRANSP_UDP, &laddr);
-}
-
-struct sip_ifs {
-	uint16_t port;
-	int added, err;
-};
-
-/* libre's SIP transports need a concrete address, so "all addresses" means
- * one transport per interface address. */
-static bool sip_add_if(const char *ifname, const struct sa *sa, void *arg)
-{
-	struct sip_ifs *ifs = arg;
-	(void)ifname;
-	if (sa_is_linklocal(sa))
-		return false;
-	int r = sip_add_udp(sa, ifs->port);
-	if (r)
-		ifs->err = r;
-	else
-		ifs->added++;
-	return false;
-}
+/* SIP lives in the voice channel (src/voice); the core opens and closes it.
+ * Phone accounts: <data>/sip_accounts (htdigest); TLS on the SIP port + 1
+ * when <data>/sip_tls.pem (certificate and key) exists (docs/VOICE.md). */
+static struct voice *the_voice;
 
 static int sip_start(const struct core_opts *o)
 {
-	uint16_t port = (uint16_t)o->sip_port;
-	int r = sip_alloc(&sip_stack, NULL, 32, 32, 32, "Hotline " HL_VERSION, NULL, NULL);
-	bool any = !o->bind || !*o->bind || !strcmp(o->bind, "0.0.0.0") || !strcmp(o->bind, "::");
-	if (!r && !any) {
-		struct sa addr;
-		r = sa_set_str(&addr, o->bind, port);
-		if (!r)
-			r = sip_add_udp(&addr, port);
-	} else if (!r) {
-		struct sip_ifs ifs = {.port = port};
-		net_getifaddrs(sip_add_if, &ifs);
-		r = ifs.added ? 0 : (ifs.err ? ifs.err : ENODEV);
-	}
-	if (!r)
-		r = sip_listen(&sip_listener, sip_stack, true, on_sip_request, NULL);
-	if (r) {
-		LOG_ERROR(MOD, "could not listen for SIP on port %d: %s", o->sip_port, strerror(r));
-		return r;
-	}
-	LOG_INFO(MOD, "SIP (UDP) on port %d", o->sip_port);
-	return 0;
+	char accounts[1100], tls[1100];
+	snprintf(accounts, sizeof(accounts), "%s/sip_accounts", o->data_dir);
+	snprintf(tls, sizeof(tls), "%s/sip_tls.pem", o->data_dir);
+	struct voice_opts vo = {.bind = o->bind, .port = o->sip_port, .accounts_file = accounts,
+				.tls_file = tls};
+	return voice_start(&the_voice, &vo);
 }
 
 static void sip_stop(void)
 {
-	sip_listener = mem_deref(sip_listener);
-	if (sip_stack)
-		sip_close(sip_stack, true);
-	sip_stack = mem_deref(sip_stack);
+	voice_stop(the_voice);
+	the_voice = NULL;
 }
 
 int core_run(const struct core_opts *o)
@@ -221,6 +165,7 @@ int core_run(const struct core_opts *o)
 	if (base_workq_alloc(&wq, 2, "hl-work"))
 		goto out;
 	struct api_opts ao = {.bind = o->bind, .port = o->http_port, .web_dir = o->web_dir,
+			      .data_dir = o->data_dir,
 			      .store = st, .workq = wq};
 	if (api_start(&a, &ao))
 		goto out;

@@ -1,0 +1,230 @@
+/*
+ * voice.c: the SIP stack of the voice channel (core thread, libre).
+ *
+ * Transports: UDP and TCP on opts->port and, when a certificate file is
+ * there, TLS on opts->port + 1 (as 5060/5061), on the bind address or, for
+ * "all addresses", on every interface address (libre's transports need a
+ * concrete address). Requests to a phone reuse the flow its REGISTER came
+ * over (voice_reg.c keeps it), which is what makes TCP and TLS phones
+ * reachable at all: a phone has no server certificate to connect to.
+ *
+ * Every request that is not part of a transaction libre already holds comes
+ * to voice_recv, which first checks what libre's parser lets through and
+ * our own handling relies on (answering 400 for a truncated body, a CSeq
+ * method that is not the request's, no Call-ID; 413 for a body above
+ * VOICE_BODY_MAX), refuses sources blocked for failed attempts (503 with
+ * Retry-After; OPTIONS still answered, so monitoring keeps working), then
+ * dispatches by method:
+ *   OPTIONS   200 (monitoring pings, phones' keep-alives)
+ *   REGISTER  the registrar (voice_reg.c)
+ *   INVITE    403: no call is accepted yet, and nothing is ever forwarded
+ *             (counted as a failed attempt: toll-fraud scanners get blocked)
+ *   BYE, CANCEL 481 (there is no dialog to end)
+ *   ACK       nothing
+ *   others    501 with Allow
+ * Bytes libre cannot parse as SIP are dropped by libre.
+ */
+#include "voice/voice_int.h"
+#include "base/base.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MOD "voice"
+#define ALLOW "Allow: OPTIONS, REGISTER\r\n"
+
+static bool is(const struct sip_msg *msg, const char *met)
+{
+	return !pl_strcmp(&msg->met, met);
+}
+
+/* The request's framing and key headers are usable. Answers (or, for ACK,
+ * silently drops) and returns false when not. */
+static bool request_sane(struct voice *v, const struct sip_msg *msg, bool ack)
+{
+	size_t body = mbuf_get_left(msg->mb);
+	uint16_t code = 0;
+	const char *reason = NULL;
+	if (pl_isset(&msg->clen) && (msg->clen.l > 10 || pl_u32(&msg->clen) > body)) {
+		code = 400; /* a datagram shorter than it says: truncated */
+		reason = "Bad Content-Length";
+	} else if (body > VOICE_BODY_MAX) {
+		code = 413;
+		reason = "Request Entity Too Large";
+	} else if (!pl_isset(&msg->callid) || pl_cmp(&msg->cseq.met, &msg->met) ||
+		   !pl_isset(&msg->from.auri) || !pl_isset(&msg->to.auri)) {
+		code = 400;
+		reason = "Bad Request";
+	} else if (pl_isset(&msg->maxfwd) && pl_u32(&msg->maxfwd) == 0 && !is(msg, "OPTIONS")) {
+		code = 483;
+		reason = "Too Many Hops";
+	}
+	if (!code)
+		return true;
+	if (!ack)
+		(void)sip_reply(v->sip, msg, code, reason);
+	return false;
+}
+
+bool voice_recv(const struct sip_msg *msg, void *arg)
+{
+	struct voice *v = arg;
+	bool ack = is(msg, "ACK");
+	if (!request_sane(v, msg, ack) || ack)
+		return true;
+	uint64_t now = tmr_jiffies();
+	uint32_t retry = 0;
+	if (!is(msg, "OPTIONS") && voice_reg_blocked(v->reg, &msg->src, now, &retry)) {
+		(void)sip_replyf(v->sip, msg, 503, "Service Unavailable",
+				 "Retry-After: %u\r\nContent-Length: 0\r\n\r\n", retry);
+		return true;
+	}
+	if (is(msg, "OPTIONS"))
+		(void)sip_replyf(v->sip, msg, 200, "OK",
+				 ALLOW "Accept: application/sdp\r\nContent-Length: 0\r\n\r\n");
+	else if (is(msg, "REGISTER"))
+		voice_reg_register(v->reg, v->sip, msg);
+	else if (is(msg, "INVITE")) {
+		voice_reg_fail(v->reg, &msg->src, now);
+		(void)sip_reply(v->sip, msg, 403, "Forbidden");
+	} else if (is(msg, "BYE") || is(msg, "CANCEL"))
+		(void)sip_reply(v->sip, msg, 481, "Call/Transaction Does Not Exist");
+	else
+		(void)sip_replyf(v->sip, msg, 501, "Not Implemented",
+				 ALLOW "Content-Length: 0\r\n\r\n");
+	return true;
+}
+
+/* ---- transports ------------------------------------------------------------ */
+
+static int add_transports(struct voice *v, const struct sa *addr, uint16_t port)
+{
+	struct sa laddr = *addr;
+	sa_set_port(&laddr, port);
+	int r = sip_transp_add(v->sip, SIP_TRANSP_UDP, &laddr);
+	if (!r)
+		r = sip_transp_add(v->sip, SIP_TRANSP_TCP, &laddr);
+	if (!r)
+		v->transports += 2;
+	if (!r && v->tls && port < 65535) {
+		sa_set_port(&laddr, port + 1);
+		r = sip_transp_add(v->sip, SIP_TRANSP_TLS, &laddr, v->tls);
+		if (!r)
+			v->transports++;
+	}
+	return r;
+}
+
+struct ifs {
+	struct voice *v;
+	uint16_t port;
+	int added, err;
+};
+
+static bool add_if(const char *ifname, const struct sa *sa, void *arg)
+{
+	struct ifs *ifs = arg;
+	(void)ifname;
+	if (sa_is_linklocal(sa))
+		return false;
+	int r = add_transports(ifs->v, sa, ifs->port);
+	if (r)
+		ifs->err = r;
+	else
+		ifs->added++;
+	return false;
+}
+
+static void voice_destructor(void *arg)
+{
+	struct voice *v = arg;
+	v->lsnr = mem_deref(v->lsnr);
+	if (v->sip)
+		sip_close(v->sip, true);
+	v->sip = mem_deref(v->sip);
+	v->reg = mem_deref(v->reg);
+	v->tls = mem_deref(v->tls);
+}
+
+static int voice_alloc(struct voice **vp, const char *accounts_file)
+{
+	struct voice *v = mem_zalloc(sizeof(*v), voice_destructor);
+	if (!v)
+		return -ENOMEM;
+	int r = sip_alloc(&v->sip, NULL, 32, 32, 32, "Hotline " HL_VERSION, NULL, NULL);
+	if (r) {
+		mem_deref(v);
+		return -r;
+	}
+	r = voice_reg_alloc(&v->reg, accounts_file);
+	if (r) {
+		mem_deref(v);
+		return r;
+	}
+	*vp = v;
+	return 0;
+}
+
+int voice_alloc_detached(struct voice **vp, const char *accounts_text)
+{
+	struct voice *v;
+	int r = voice_alloc(&v, NULL);
+	if (!r && accounts_text)
+		r = voice_reg_set_accounts(v->reg, accounts_text, strlen(accounts_text));
+	if (r) {
+		mem_deref(v);
+		return r;
+	}
+	*vp = v;
+	return 0;
+}
+
+int voice_start(struct voice **vp, const struct voice_opts *o)
+{
+	if (!o || o->port <= 0 || o->port > 65535)
+		return -EINVAL;
+	struct voice *v;
+	int r = voice_alloc(&v, o->accounts_file);
+	if (r) {
+		LOG_ERROR(MOD, "could not start SIP: %s", strerror(-r));
+		return r;
+	}
+	if (o->tls_file && !access(o->tls_file, F_OK) &&
+	    (r = tls_alloc(&v->tls, TLS_METHOD_SSLV23, o->tls_file, NULL))) {
+		LOG_ERROR(MOD, "could not load the SIP TLS certificate and key from %s: %s",
+			  o->tls_file, strerror(r));
+		mem_deref(v);
+		return -r;
+	}
+	uint16_t port = (uint16_t)o->port;
+	bool any = !o->bind || !*o->bind || !strcmp(o->bind, "0.0.0.0") || !strcmp(o->bind, "::");
+	if (!any) {
+		struct sa addr;
+		r = sa_set_str(&addr, o->bind, port);
+		if (!r)
+			r = add_transports(v, &addr, port);
+	} else {
+		struct ifs ifs = {.v = v, .port = port};
+		net_getifaddrs(add_if, &ifs);
+		r = ifs.added ? 0 : (ifs.err ? ifs.err : ENODEV);
+	}
+	if (!r)
+		r = sip_listen(&v->lsnr, v->sip, true, voice_recv, v);
+	if (r) {
+		LOG_ERROR(MOD, "could not listen for SIP on port %d: %s", o->port, strerror(r));
+		mem_deref(v);
+		return -r;
+	}
+	LOG_INFO(MOD, "SIP (UDP, TCP%s) on port %d%s, %u transport(s); phone accounts from %s",
+		 v->tls ? ", TLS" : "", o->port, v->tls ? " (TLS on the next)" : "", v->transports,
+		 o->accounts_file ? o->accounts_file : "(none)");
+	*vp = v;
+	return 0;
+}
+
+void voice_stop(struct voice *v)
+{
+	mem_deref(v);
+}

@@ -1,0 +1,104 @@
+/*
+ * voice_int.h (private to src/voice): the pieces behind voice.h, exposed to
+ * the module's own files, the unit/fuzz drivers and nothing else.
+ *
+ *   voice.c      the SIP stack: transports, the request handler (sanity
+ *                checks, dispatch by method), OPTIONS and refusals
+ *   voice_reg.c  the registrar: accounts, nonces, digest, throttling,
+ *                bindings
+ *
+ * Everything runs on the core thread. Time is libre's tmr_jiffies() (ms,
+ * monotonic) unless a function takes `now`.
+ */
+#ifndef HL_VOICE_INT_H
+#define HL_VOICE_INT_H
+
+#include "voice/voice.h"
+
+#include <re.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VOICE_REALM "hotline"
+#define VOICE_NONCE_TTL_MS (300 * 1000)  /* a challenge is good for 5 minutes */
+#define VOICE_FAIL_MAX 5                 /* failures per source ... */
+#define VOICE_FAIL_WINDOW_MS (60 * 1000) /* ... within this window ... */
+#define VOICE_BLOCK_MS (60 * 1000)       /* ... block the source this long */
+#define VOICE_THROTTLE_MAX 4096          /* sources tracked (least recent dropped) */
+#define VOICE_EXPIRES_DEFAULT 3600
+#define VOICE_EXPIRES_MIN 60
+#define VOICE_EXPIRES_MAX 3600
+#define VOICE_BINDINGS_MAX 10            /* per address of record */
+#define VOICE_BODY_MAX 16384             /* larger request bodies: 413 */
+#define VOICE_URI_MAX 512                /* longer Contact URIs: 400 */
+
+struct voice_reg;
+
+struct voice {
+	struct sip *sip;
+	struct sip_lsnr *lsnr;
+	struct voice_reg *reg;
+	struct tls *tls;      /* NULL: no TLS transport */
+	unsigned transports;
+};
+
+/* The request handler (sip_listen's). Replies through v->sip; with no
+ * transport added (fuzzing), replies fail quietly. Always returns true. */
+bool voice_recv(const struct sip_msg *msg, void *arg);
+
+/* A voice with the stack allocated but no transport: for the fuzz driver.
+ * accounts_text is an htdigest file's content (NULL: none). */
+int voice_alloc_detached(struct voice **vp, const char *accounts_text);
+
+/* ---- registrar (voice_reg.c) ----------------------------------------- */
+
+/* accounts_file as in voice_opts. Returns 0 or -ENOMEM. Free with
+ * mem_deref. */
+int voice_reg_alloc(struct voice_reg **rp, const char *accounts_file);
+/* Replace the accounts with htdigest text (tests, fuzzing); the file, if
+ * any, is then no longer read. Returns 0, -ENOMEM. Lines that are not
+ * "user:hotline:32-hex" are skipped. */
+int voice_reg_set_accounts(struct voice_reg *r, const char *text, size_t len);
+
+/* Whether src is blocked for failed attempts; *retry_s: seconds left. */
+bool voice_reg_blocked(struct voice_reg *r, const struct sa *src, uint64_t now,
+		       uint32_t *retry_s);
+/* Count one failed attempt from src (bad password, unknown user, an
+ * unauthenticated INVITE). */
+void voice_reg_fail(struct voice_reg *r, const struct sa *src, uint64_t now);
+
+/* A nonce of this registrar for src, now (the fuzz driver's way past the
+ * challenge). out must hold VOICE_NONCE_LEN + 1. */
+void voice_reg_nonce(struct voice_reg *r, const struct sa *src, char *out);
+
+/* Answer a REGISTER (digest, then bindings). */
+void voice_reg_register(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg);
+
+/* Live bindings of user (tests, future calls): calls h for each until it
+ * returns true. Returns the number visited. */
+typedef bool(voice_binding_h)(const char *uri, const struct sa *src, enum sip_transp tp,
+			      uint64_t expires, void *arg);
+unsigned voice_reg_bindings(struct voice_reg *r, const char *user, voice_binding_h *h, void *arg);
+
+/* ---- pure helpers (voice_reg.c), unit-tested and fuzzed ------------- */
+
+#define VOICE_NONCE_LEN 48 /* 16 hex of the time + 32 hex of the MAC */
+
+/* A nonce for src at now_ms: hex(now_ms) + hex(HMAC-SHA256(key, time ||
+ * source address))[0..32). out must hold VOICE_NONCE_LEN + 1. */
+void voice_nonce_make(const uint8_t key[32], uint64_t now_ms, const struct sa *src, char *out);
+/* 0: ours, for this source, younger than VOICE_NONCE_TTL_MS; -ETIMEDOUT:
+ * ours but expired; -EINVAL: not ours (other key, other source, malformed). */
+int voice_nonce_check(const uint8_t key[32], const struct pl *nonce, uint64_t now_ms,
+		      const struct sa *src);
+
+/* RFC 2617 digest with MD5 over an HA1: qop "auth" (nc and cnonce
+ * required) or no qop (RFC 2069). Returns 0 when resp->response matches,
+ * -EACCES when not, -EINVAL for a qop other than auth or missing fields.
+ * Compares in constant time. */
+int voice_digest_check(const struct httpauth_digest_resp *resp, const struct pl *method,
+		       const uint8_t ha1[16]);
+
+#endif
