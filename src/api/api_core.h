@@ -21,6 +21,8 @@
 #ifndef HL_API_CORE_H
 #define HL_API_CORE_H
 
+#include "store/store.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +39,15 @@ enum api_cmd_kind {
 	API_CMD_AGENT_STATE_GET, /* id: agent id */
 	API_CMD_OFFER_ACCEPT,    /* id: offer id; body: {"version"} */
 	API_CMD_OFFER_REJECT,    /* id: offer id; body: {"version"} */
+	API_CMD_TASK_ABANDON,    /* id: task id; the customer left while it
+				  * was queued or offered (ends ABANDONED);
+				  * 409 once accepted */
+	API_CMD_QUEUE_STATUS,    /* id: queue id, 0 = every queue; resp:
+				  * {"queues":[{"id","name","channels":[..],
+				  * "open","agents_logged_in","agents_available",
+				  * "waiting"}]} (docs/CHAT.md) */
+	API_CMD_LIVE_STATS,      /* resp: the supervisor's live figures,
+				  * {"queues":[..],"agents":[..]} (docs/CHAT.md) */
 };
 
 /* One command. Allocated and freed by the web thread; between the hook and
@@ -48,6 +59,12 @@ struct api_cmd {
 	bool privileged;        /* admin or supervisor */
 	int64_t id;             /* from the path; 0 if none */
 	json_t *body;           /* validated body or NULL; the core may read it */
+	/* API_CMD_TASK_CREATE only, may be NULL: a store job run in the same
+	 * write transaction as task.created, before it. The core sets cmd->id
+	 * to the new task's id before the job runs; the job may append events
+	 * of its own (e.g. chat.started). If it fails the task is not created
+	 * (answered 503 unless the job set cmd->status). */
+	store_job_h *prejob;
 	/* results (written by the core) */
 	int status;             /* HTTP status */
 	char *resp;             /* JSON text (malloc'd) for 2xx; the web frees it */

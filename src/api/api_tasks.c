@@ -4,8 +4,12 @@
  *   POST /api/v1/tasks                      create (admin, supervisor)
  *   GET  /api/v1/tasks/{id}                 state, position, estimated wait
  *   POST /api/v1/tasks/{id}/cancel|complete|wrapup
+ *   POST /api/v1/tasks/{id}/abandon         the customer left (admin, supervisor)
  *   GET|PUT /api/v1/agents/{id}/state       requested state of an agent
  *   POST /api/v1/offers/{id}/accept|reject  {"version": N}
+ *   GET  /api/v1/queue-status?queue=ID      open by business hours, agents,
+ *                                           waiting (any logged-in user)
+ *   GET  /api/v1/live                       the supervisor's live figures
  *
  * This file only routes, checks roles that need no domain state and
  * validates bodies; the work happens on the core thread, which owns the
@@ -234,9 +238,34 @@ static void not_allowed(struct api_req *req, const char *allow)
 	api_problem(req, 405, "method not allowed here", NULL);
 }
 
+/* GET /api/v1/queue-status[?queue=ID]: one queue, or every queue. */
+static void handle_queue_status(struct api_req *req)
+{
+	if (req->method != LWSHUMETH_GET)
+		return not_allowed(req, "GET");
+	int64_t id;
+	if (api_query_int(req, "queue", 0, 1, 0xFFFFFFFFLL, &id))
+		return invalid(req, "queue", "expected a queue id (an integer from 1)");
+	post(req, API_CMD_QUEUE_STATUS, id, NULL);
+}
+
+/* GET /api/v1/live (docs/CHAT.md, "Supervisor's live figures"). */
+static void handle_live(struct api_req *req)
+{
+	if (req->method != LWSHUMETH_GET)
+		return not_allowed(req, "GET");
+	if (!privileged(req))
+		return api_problem(req, 403, "only admins and supervisors see the live figures", NULL);
+	post(req, API_CMD_LIVE_STATS, 0, NULL);
+}
+
 void api_handle_tasks(struct api_req *req, const char *rest)
 {
 	int m = req->method;
+	if (strcmp(rest, "queue-status") == 0)
+		return handle_queue_status(req);
+	if (strcmp(rest, "live") == 0)
+		return handle_live(req);
 	rest += 5; /* "tasks" */
 	if (!*rest) {
 		if (m != LWSHUMETH_POST)
@@ -267,24 +296,26 @@ void api_handle_tasks(struct api_req *req, const char *rest)
 		kind = API_CMD_TASK_COMPLETE;
 	else if (strcmp(verb, "wrapup") == 0)
 		kind = API_CMD_TASK_WRAPUP;
+	else if (strcmp(verb, "abandon") == 0)
+		kind = API_CMD_TASK_ABANDON;
 	else
 		return api_problem(req, 404, "no such endpoint", NULL);
 	if (m != LWSHUMETH_POST)
 		return not_allowed(req, "POST");
 	if (kind == API_CMD_TASK_CANCEL && !privileged(req))
 		return api_problem(req, 403, "only admins and supervisors cancel tasks", NULL);
+	if (kind == API_CMD_TASK_ABANDON && !privileged(req))
+		return api_problem(req, 403, "only admins and supervisors mark tasks abandoned", NULL);
 	json_t *b = object_body(req, kind != API_CMD_TASK_WRAPUP);
 	if (!b)
 		return;
 	bool ok;
 	if (kind == API_CMD_TASK_WRAPUP) {
 		static const char *const keys[] = {"disposition", "notes", NULL};
+		/* disposition may be left out or empty: the core refuses that
+		 * only where the queue says disposition_required */
 		ok = only_keys(req, b, keys);
-		if (ok && !json_object_get(b, "disposition")) {
-			invalid(req, "disposition", "required field is missing");
-			ok = false;
-		}
-		ok = ok && opt_string(req, b, "disposition", 1, 64, false) &&
+		ok = ok && opt_string(req, b, "disposition", 0, 64, false) &&
 		     opt_string(req, b, "notes", 0, 2000, false);
 	} else {
 		static const char *const keys[] = {"reason", NULL};

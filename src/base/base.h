@@ -1,8 +1,9 @@
 /*
  * base.h: the few utilities every Hotline module shares and that neither
- * libre nor the C library provides: structured logging, clocks, an INI-style
- * config parser and a small worker pool for blocking work (password hashing,
- * later TTS and mail). Keep this module small; prefer libre's mem/list/hash.
+ * libre nor the C library provides: structured logging, clocks, local time
+ * in a named time zone (tz.c), an INI-style config parser and a small worker
+ * pool for blocking work (password hashing, later TTS and mail). Keep this
+ * module small; prefer libre's mem/list/hash.
  */
 #ifndef HL_BASE_H
 #define HL_BASE_H
@@ -10,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- logging ---------------------------------------------------------- */
 
@@ -43,6 +45,35 @@ int64_t base_mono_us(void);
 /* Format ms since the epoch as "2026-11-23T13:44:00.123Z" into buf (>= 25
  * bytes). Returns buf. */
 char *base_iso8601(int64_t ms, char *buf, size_t size);
+
+/* ---- time zones (tz.c) ------------------------------------------------ */
+
+/* A parsed IANA time zone (TZif file, RFC 8536). */
+struct base_tz;
+
+/* The zone called `name` ("Europe/Stockholm", "UTC") from the system's tz
+ * database ($TZDIR or /usr/share/zoneinfo), parsed once and cached for the
+ * life of the process: *zp stays valid until exit and may be shared by
+ * threads. Never touches TZ, environ or the C library's zone state.
+ * Thread-safe; the first use of a zone reads its file (a few KiB).
+ * "UTC" works without a database. Returns 0, -EINVAL (not a zone name:
+ * allowed are A-Z a-z 0-9 / _ + -, no empty components), -ENOENT (no such
+ * zone), -EBADMSG (not a TZif file), or another negative errno. */
+int base_tz_get(const char *name, const struct base_tz **zp);
+
+/* The UTC offset (seconds east) in effect at t (seconds since the epoch).
+ * Pure. z NULL: 0. */
+int32_t base_tz_offset(const struct base_tz *z, int64_t t);
+
+/* Local broken-down time of t in zone `name` (tm_gmtoff set, tm_isdst -1).
+ * Returns what base_tz_get returns. Thread-safe. */
+int base_localtime_in(const char *name, int64_t t, struct tm *out);
+
+/* Parse a TZif file held in memory (for tests and fuzzing). Returns 0 with
+ * *zp (free with base_tz_free), -EBADMSG or -ENOMEM. Never reads beyond
+ * len. */
+int base_tz_parse(const uint8_t *buf, size_t len, struct base_tz **zp);
+void base_tz_free(struct base_tz *z);
 
 /* ---- config ----------------------------------------------------------- */
 

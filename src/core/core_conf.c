@@ -1,16 +1,21 @@
 /*
  * core_conf.c: pure mapping from stored queue and agent documents (the JSON
  * the REST API validated and stored, see src/api/api_schema.c) to routing
- * engine specs, plus the small string tables for languages and reasons.
- * No I/O and no global state: the core thread and tests/unit/core use it.
+ * engine specs, plus the small string tables for languages and reasons,
+ * and the rules read from those documents: business hours (is a queue
+ * open now), wrap-up codes, room for work on an agent. No I/O and no
+ * global state beyond the cached time zones of src/base (tz.c): the core
+ * thread and tests/unit/core use it.
  */
 #include "core/core_int.h"
+#include "base/base.h"
 
 #include <jansson.h>
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int core_table_id(struct core_table *t, const char *s, bool add)
 {
@@ -201,4 +206,144 @@ int core_agent_conf_from_doc(const json_t *doc, struct core_table *langs,
 	c->spec.skills = c->skills;
 	c->spec.queues = c->queues;
 	return r;
+}
+
+/* ---- business hours --------------------------------------------------- */
+
+static int hhmm(const char *s)
+{
+	if (!s || strlen(s) != 5 || s[2] != ':')
+		return -1;
+	int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[3] < '0' || s[3] > '9' ||
+	    s[4] < '0' || s[4] > '9' || m > 59 || h * 60 + m > 24 * 60)
+		return -1;
+	return h * 60 + m;
+}
+
+static int day_index(const char *s)
+{
+	static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+	for (int i = 0; s && i < 7; i++)
+		if (strcmp(days[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static bool is_holiday(const json_t *holidays, const struct tm *tm)
+{
+	char date[40];
+	snprintf(date, sizeof(date), "%04d-%02d-%02d", tm->tm_year + 1900, tm->tm_mon + 1,
+		 tm->tm_mday);
+	size_t i;
+	json_t *v;
+	json_array_foreach(holidays, i, v) {
+		const char *d = json_string_value(json_object_get(v, "date"));
+		if (d && strcmp(d, date) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool core_queue_open(const json_t *doc, time_t now)
+{
+	json_t *bh = json_object_get(doc, "business_hours");
+	if (!json_is_object(bh))
+		return true;
+	const char *zone = json_string_value(json_object_get(bh, "timezone"));
+	struct tm tm, prev;
+	if (base_localtime_in(zone ? zone : "UTC", (int64_t)now, &tm)) {
+		time_t t = now;
+		gmtime_r(&t, &tm); /* an unknown zone counts as UTC (see core_int.h) */
+	}
+	/* Yesterday's local date, for an interval that opened then and runs
+	 * past midnight: the calendar day before, whatever its length. */
+	time_t noon = timegm(&(struct tm){.tm_year = tm.tm_year, .tm_mon = tm.tm_mon,
+					  .tm_mday = tm.tm_mday - 1, .tm_hour = 12});
+	gmtime_r(&noon, &prev);
+
+	json_t *holidays = json_object_get(bh, "holidays");
+	if (is_holiday(holidays, &tm))
+		return false;
+	json_t *weekly = json_object_get(bh, "weekly");
+	if (!json_array_size(weekly))
+		return true;
+	int today = (tm.tm_wday + 6) % 7, yesterday = (today + 6) % 7;
+	int m = tm.tm_hour * 60 + tm.tm_min;
+	bool prev_holiday = is_holiday(holidays, &prev);
+	size_t i;
+	json_t *v;
+	json_array_foreach(weekly, i, v) {
+		int d = day_index(json_string_value(json_object_get(v, "day")));
+		int o = hhmm(json_string_value(json_object_get(v, "open")));
+		int c = hhmm(json_string_value(json_object_get(v, "close")));
+		if (d < 0 || o < 0 || c < 0 || o == c)
+			continue;
+		if (o < c) {
+			if (d == today && m >= o && m < c)
+				return true;
+		} else if ((d == today && m >= o) || (d == yesterday && m < c && !prev_holiday)) {
+			return true; /* overnight: open on day d, closes on the next */
+		}
+	}
+	return false;
+}
+
+/* ---- agents: room for work ---------------------------------------------- */
+
+bool core_agent_has_room(const uint8_t used[ROUTING_CH_COUNT],
+			 const uint8_t capacity[ROUTING_CH_COUNT],
+			 const uint8_t block[ROUTING_CH_COUNT], enum routing_channel ch)
+{
+	if ((unsigned)ch >= ROUTING_CH_COUNT || used[ch] >= capacity[ch])
+		return false;
+	unsigned busy = 0;
+	for (int c = 0; c < ROUTING_CH_COUNT; c++)
+		if (used[c])
+			busy |= 1u << c;
+	return !(block[ch] & busy);
+}
+
+/* ---- wrap-up ---------------------------------------------------------------- */
+
+int core_wrapup_check(const json_t *qdoc, const char *disposition, const char **detail)
+{
+	const char *d = disposition ? disposition : "";
+	if (!*d) {
+		if (json_is_true(json_object_get(qdoc, "disposition_required"))) {
+			*detail = "disposition: this queue requires a disposition code";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	json_t *codes = json_object_get(qdoc, "wrap_up_codes");
+	if (!json_array_size(codes))
+		return 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(codes, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), d) == 0)
+			return 0;
+	*detail = "disposition: not one of the queue's wrap_up_codes";
+	return -EINVAL;
+}
+
+/* ---- the local day ------------------------------------------------------------ */
+
+void core_local_day(int64_t now_ms, int64_t *start_ms, int64_t *end_ms)
+{
+	time_t t = (time_t)(now_ms / 1000);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	struct tm a = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = tm.tm_mday,
+		       .tm_isdst = -1};
+	struct tm b = {.tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = tm.tm_mday + 1,
+		       .tm_isdst = -1};
+	time_t s = mktime(&a), e = mktime(&b);
+	*start_ms = (int64_t)s * 1000;
+	*end_ms = (int64_t)e * 1000;
+	if (*end_ms <= now_ms || *start_ms > now_ms) { /* a zone without midnight (rare) */
+		*start_ms = now_ms - now_ms % 86400000;
+		*end_ms = *start_ms + 86400000;
+	}
 }

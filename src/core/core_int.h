@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 /* jansson's json_t, without its header: core.c also includes libre's re.h,
  * whose JSON enums clash with jansson's. */
@@ -69,6 +70,42 @@ struct core_agent_conf {
  * skill is left out and the rest is filled in). */
 int core_agent_conf_from_doc(const json_t *doc, struct core_table *langs,
 			     struct core_agent_conf *c);
+
+/* Whether a queue is open at `now` by its document's business_hours
+ * ({"timezone", "weekly":[{"day","open","close"}], "holidays":[{"date"}]},
+ * see the queue schema in src/api/api_schema.c), in local time of that
+ * timezone (src/base tz.c):
+ * - no business_hours, or an empty weekly list: always open (holidays
+ *   still close);
+ * - a holiday's date closes the whole local day;
+ * - an interval is [open, close) on its day; "24:00" closes at midnight;
+ * - close before open runs overnight (22:00-06:00 opens on its day and
+ *   closes the next morning); the part after midnight is skipped when the
+ *   day it opened was a holiday, or the next day is one;
+ * - open == close is empty (use 00:00-24:00 for a whole day);
+ * - an unknown timezone counts as UTC, so that a misspelt zone does not
+ *   close the queue for good (the schema restricts the characters only).
+ * Pure apart from reading the tz database once per zone. */
+bool core_queue_open(const json_t *doc, time_t now);
+
+/* Whether an agent with `used` slots of `capacity` per channel may take
+ * new work on ch, given blocking masks as in routing_agent_spec.block
+ * (ongoing voice work blocks every other channel by default). Pure. */
+bool core_agent_has_room(const uint8_t used[ROUTING_CH_COUNT],
+			 const uint8_t capacity[ROUTING_CH_COUNT],
+			 const uint8_t block[ROUTING_CH_COUNT], enum routing_channel ch);
+
+/* A wrap-up's disposition against its queue's document: when
+ * "disposition_required" is true it may not be empty; when "wrap_up_codes"
+ * is a non-empty list a non-empty disposition must be one of them; any
+ * other disposition is fine. Returns 0, or -EINVAL with *detail set (a
+ * static string naming the field "disposition"). Pure. */
+int core_wrapup_check(const json_t *qdoc, const char *disposition, const char **detail);
+
+/* The local day (the process's TZ) containing now_ms: [*start_ms, *end_ms),
+ * local midnight to the next, in wall-clock ms (23 or 25 hours on DST
+ * days). */
+void core_local_day(int64_t now_ms, int64_t *start_ms, int64_t *end_ms);
 
 /* ---- core_routing.c: the routing projection (core thread) ------------- */
 

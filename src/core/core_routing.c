@@ -19,6 +19,19 @@
  * committed, so an acknowledged change is durable (task.created is written
  * before the task enters the engine at all).
  *
+ * A create command may carry a prejob (api_core.h): it runs in the same
+ * store job as task.created, before it, so e.g. a chat conversation and its
+ * first task are durable together or not at all.
+ *
+ * Conversations (docs/CHAT.md): a task whose attributes carry an integer
+ * "conversation_id" belongs to that chat; its task.* events say so, and
+ * accepting it writes chat.joined under the conversation's id.
+ *
+ * Read-only figures: queue status (open by business hours, agents logged
+ * in and available, waiting) and the supervisor's live figures (today's
+ * counts per queue, kept in memory here, bumped as events are decided,
+ * rebuilt from the log of today at start, reset at local midnight).
+ *
  * Ids: tasks carry a durable id of our own (the events' `interaction`
  * column, continued from max(interaction) at start); the engine's task ids
  * stay private. Offer ids and versions are the engine's. Queue, agent and
@@ -50,12 +63,31 @@
 
 enum { MQ_CMD = 1, MQ_CONFIG, MQ_WRITTEN, MQ_STOP };
 
+/* Today's figures of a queue (docs/CHAT.md "Supervisor's live figures"):
+ * counted as the events are decided, rebuilt from the log at start, reset
+ * at local midnight. */
+struct core_day {
+	uint32_t offered;        /* task.created */
+	uint32_t answered;       /* task.accepted */
+	uint32_t abandoned;      /* task.abandoned */
+	uint32_t answered_in_sl; /* accepted within service_level.seconds of creation */
+};
+
 struct core_queue {
 	struct le le;
 	uint32_t id;
+	bool routable;      /* the engine has it: tasks for it are taken */
 	unsigned channels;
 	int priority;
 	unsigned n_skills;
+	json_t *doc;        /* stored document: name, business_hours, wrap-up rules */
+	int64_t sl_ms;      /* service_level.seconds */
+	int sl_percent;
+	unsigned waiting;   /* tasks queued or offered (not yet accepted) */
+	struct core_day today;
+	/* scratch of one QUEUE_STATUS / LIVE_STATS command */
+	unsigned st_logged, st_avail;
+	int64_t st_oldest;
 };
 
 struct core_agent {
@@ -65,6 +97,11 @@ struct core_agent {
 	char reason[65];
 	enum routing_agent_state requested;
 	json_t *doc; /* last stored document, re-applied when a queue appears */
+	uint32_t *queues;  /* the queues it serves (from doc) */
+	unsigned n_queues;
+	uint8_t capacity[ROUTING_CH_COUNT], block[ROUTING_CH_COUNT];
+	int64_t since;     /* wall ms of the last reported state change */
+	json_t *st_tasks;  /* scratch of one LIVE_STATS command */
 };
 
 struct core_task;
@@ -93,6 +130,8 @@ struct core_task {
 	int lang_id;
 	int64_t customer;
 	char *attributes;
+	int64_t conversation; /* attributes.conversation_id, 0 if none */
+	bool waiting;         /* counted in its queue's `waiting` */
 	enum routing_task_state state;
 	uint32_t agent;
 	bool has_agent;
@@ -107,6 +146,8 @@ struct core_write {
 	struct core_routing *cr;
 	struct api_cmd *cmd;      /* answer after commit */
 	struct core_task *route;  /* add to the engine after commit */
+	store_job_h *prejob;      /* run first in the same job (api_cmd.prejob) */
+	struct api_cmd *pcmd;     /* its argument */
 	int err;
 	size_t n, cap;
 	struct store_event *evs;
@@ -136,6 +177,7 @@ struct core_routing {
 	struct core_write *pend;   /* events of the current engine call */
 	const char *note;          /* extra "reason" for the next TASK_END event */
 	int64_t actor;             /* user causing the current call, 0 system */
+	int64_t day_start, day_end; /* the local day the queues' counters cover */
 	unsigned writes_inflight;
 	bool draining;
 	atomic_bool stopping;
@@ -242,6 +284,74 @@ static char *dump_decref(json_t *j)
 	return s;
 }
 
+/* A task's event payload with its conversation (docs/CHAT.md) added. */
+static json_t *with_conv(const struct core_task *t, json_t *p)
+{
+	if (t && t->conversation && p)
+		json_object_set_new(p, "conversation_id", json_integer(t->conversation));
+	return p;
+}
+
+/* attributes.conversation_id: > 0 names a conversation; 0 means "this task
+ * starts one" (its own id, filled in at create); -1 none. */
+static int64_t conv_attr(json_t *attrs)
+{
+	json_t *c = json_object_get(attrs, "conversation_id");
+	return json_is_integer(c) && json_integer_value(c) >= 0 ? json_integer_value(c) : -1;
+}
+
+/* ---- live figures (cheap counters; the hot path only bumps them) ---------- */
+
+static bool day_reset(struct le *le, void *arg)
+{
+	(void)arg;
+	struct core_queue *q = le->data;
+	memset(&q->today, 0, sizeof(q->today));
+	return false;
+}
+
+/* Move the counters to the local day of `wall` (ms) if it is another. */
+static void day_roll(struct core_routing *cr, int64_t wall)
+{
+	if (wall >= cr->day_start && wall < cr->day_end)
+		return;
+	core_local_day(wall, &cr->day_start, &cr->day_end);
+	hash_apply(cr->queues, day_reset, NULL);
+}
+
+enum day_what { DAY_OFFERED, DAY_ANSWERED, DAY_ABANDONED };
+
+static void day_count(struct core_routing *cr, uint32_t queue, enum day_what what, int64_t wait_ms)
+{
+	day_roll(cr, store_now_ms());
+	struct core_queue *q = queue_find(cr, queue);
+	if (!q)
+		return;
+	switch (what) {
+	case DAY_OFFERED: q->today.offered++; break;
+	case DAY_ANSWERED:
+		q->today.answered++;
+		if (wait_ms <= q->sl_ms)
+			q->today.answered_in_sl++;
+		break;
+	case DAY_ABANDONED: q->today.abandoned++; break;
+	}
+}
+
+/* A task counts as waiting in its queue from entering the engine until it
+ * is accepted or ends. */
+static void waiting_set(struct core_routing *cr, struct core_task *t, bool on)
+{
+	if (t->waiting == on)
+		return;
+	t->waiting = on;
+	struct core_queue *q = queue_find(cr, t->queue);
+	if (q && on)
+		q->waiting++;
+	else if (q && q->waiting)
+		q->waiting--;
+}
+
 /* ---- events and writes ------------------------------------------------------ */
 
 static struct core_write *pend(struct core_routing *cr)
@@ -295,6 +405,11 @@ static void write_free(struct core_write *w)
 static int write_job(struct store_tx *tx, void *arg)
 {
 	struct core_write *w = arg;
+	if (w->prejob) {
+		int r = w->prejob(tx, w->pcmd);
+		if (r)
+			return r < 0 ? r : -EIO;
+	}
 	for (size_t i = 0; i < w->n; i++) {
 		int r = store_event_append(tx, &w->evs[i]);
 		if (r)
@@ -317,6 +432,8 @@ static void reply(struct api_cmd *cmd)
 		api_cmd_done(cmd);
 }
 
+static void task_route(struct core_routing *cr, struct core_task *t, int err);
+
 /* Write what the last engine call decided; then answer cmd (and, for a
  * new task, route it). With nothing to write, answer at once. */
 static void flush(struct core_routing *cr, struct api_cmd *cmd, struct core_task *route)
@@ -336,6 +453,8 @@ static void flush(struct core_routing *cr, struct api_cmd *cmd, struct core_task
 			snprintf(cmd->detail, sizeof(cmd->detail), "out of memory");
 		}
 		reply(cmd);
+		if (route)
+			task_route(cr, route, -ENOMEM);
 		return;
 	}
 	w->cr = cr;
@@ -352,6 +471,8 @@ static void flush(struct core_routing *cr, struct api_cmd *cmd, struct core_task
 		}
 		reply(cmd);
 		write_free(w);
+		if (route) /* answers its create command with 503 */
+			task_route(cr, route, r);
 	}
 }
 
@@ -392,6 +513,18 @@ static void task_finish(struct core_routing *cr, struct core_task *t)
 		task_free(old);
 		cr->nfinished--;
 	}
+}
+
+/* An agent accepted a conversation's task: it joins the chat
+ * (docs/CHAT.md, chat.joined). */
+static void chat_joined(struct core_routing *cr, struct core_task *t)
+{
+	struct core_agent *a = agent_find(cr, t->agent);
+	const char *name = a ? json_string_value(json_object_get(a->doc, "name")) : NULL;
+	json_t *p = json_pack("{s:o, s:I, s:s, s:I}", "user_id",
+			      a && a->user_id ? json_integer(a->user_id) : json_null(), "agent_id",
+			      (json_int_t)t->agent, "name", name ? name : "", "task_id", (json_int_t)t->id);
+	ev_add(cr, "chat.joined", t->conversation, t->agent, t->queue, p);
 }
 
 static void on_decide(void *arg, const struct routing_decision *d)
@@ -460,16 +593,26 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		if (o)
 			offer_drop(cr, o);
 		break;
-	case ROUTING_D_ACCEPT:
+	case ROUTING_D_ACCEPT: {
 		type = "task.accepted";
 		t->state = ROUTING_TASK_ACCEPTED;
 		t->agent = d->agent;
 		t->has_agent = true;
+		struct core_agent *a = agent_find(cr, d->agent);
+		/* queued_ms: since task.created, on the wall clock, so it counts
+		 * across a restart (the engine's wait_ms starts again then); the
+		 * service level is measured on it. */
+		int64_t queued = store_now_ms() - t->created_wall;
 		json_object_set_new(p, "offer_id", json_integer(cr->offer_base + (json_int_t)d->offer));
 		json_object_set_new(p, "wait_ms", json_integer(d->wait_ms));
+		json_object_set_new(p, "queued_ms", json_integer(queued));
+		json_object_set_new(p, "user_id", a && a->user_id ? json_integer(a->user_id) : json_null());
+		waiting_set(cr, t, false);
+		day_count(cr, t->queue, DAY_ANSWERED, queued);
 		if (o)
 			offer_drop(cr, o);
 		break;
+	}
 	case ROUTING_D_STEP:
 		type = "task.step";
 		json_object_set_new(p, "step", json_integer(d->arg));
@@ -479,8 +622,11 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		break;
 	case ROUTING_D_TASK_MOVED:
 		type = "task.moved";
-		if (t)
+		if (t) {
+			waiting_set(cr, t, false);
 			t->queue = d->arg;
+			waiting_set(cr, t, true);
+		}
 		json_object_set_new(p, "to_queue", json_integer(d->arg));
 		break;
 	case ROUTING_D_WRAPUP:
@@ -500,8 +646,14 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		json_object_set_new(p, "state", json_string(task_state_names[d->task_state]));
 		if (d->task_state == ROUTING_TASK_OVERFLOWED)
 			json_object_set_new(p, "to_queue", json_integer(d->arg));
+		if (d->task_state == ROUTING_TASK_ABANDONED) {
+			int64_t wait = store_now_ms() - t->created_wall;
+			json_object_set_new(p, "wait_ms", json_integer(wait));
+			day_count(cr, t->queue, DAY_ABANDONED, wait);
+		}
 		if (cr->note)
 			json_object_set_new(p, "note", json_string(cr->note));
+		waiting_set(cr, t, false);
 		task_finish(cr, t);
 		break;
 	case ROUTING_D_AGENT_STATE: {
@@ -515,6 +667,8 @@ static void on_decide(void *arg, const struct routing_decision *d)
 			a->requested = ROUTING_AGENT_AWAY;
 			snprintf(a->reason, sizeof(a->reason), "missed-offers");
 		}
+		if (a)
+			a->since = store_now_ms();
 		tid = 0;
 		break;
 	}
@@ -523,7 +677,9 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		json_decref(p);
 		return;
 	}
-	ev_add(cr, type, tid, agent, d->queue, p);
+	ev_add(cr, type, tid, agent, d->queue, tid ? with_conv(t, p) : p);
+	if (d->type == ROUTING_D_ACCEPT && t->conversation)
+		chat_joined(cr, t);
 }
 
 /* ---- the timer ------------------------------------------------------------------ */
@@ -571,14 +727,31 @@ static void agent_apply(struct core_routing *cr, uint32_t id, json_t *doc)
 	struct core_agent *a = agent_find(cr, id);
 	if (!a && (a = calloc(1, sizeof(*a)))) {
 		a->id = id;
+		a->since = store_now_ms(); /* every agent starts offline */
 		hash_append(cr->agents, id, &a->le, a);
 	}
 	if (a) {
 		a->user_id = c->user_id;
 		json_decref(a->doc);
 		a->doc = json_incref(doc);
+		uint32_t *qs = c->spec.n_queues ? malloc(c->spec.n_queues * sizeof(*qs)) : NULL;
+		if (qs)
+			memcpy(qs, c->queues, c->spec.n_queues * sizeof(*qs));
+		free(a->queues);
+		a->queues = qs;
+		a->n_queues = qs ? c->spec.n_queues : 0;
+		memcpy(a->capacity, c->spec.capacity, sizeof(a->capacity));
+		memcpy(a->block, c->spec.block, sizeof(a->block));
 	}
 	free(c);
+}
+
+static void agent_free(struct core_agent *a)
+{
+	json_decref(a->doc);
+	json_decref(a->st_tasks);
+	free(a->queues);
+	free(a);
 }
 
 static void agent_forget(struct core_routing *cr, uint32_t id)
@@ -593,8 +766,7 @@ static void agent_forget(struct core_routing *cr, uint32_t id)
 	struct core_agent *a = agent_find(cr, id);
 	if (a) {
 		hash_unlink(&a->le);
-		json_decref(a->doc);
-		free(a);
+		agent_free(a);
 	}
 }
 
@@ -613,6 +785,9 @@ static bool reapply_if_member(struct le *le, void *arg)
 	return false;
 }
 
+/* A queue document from the store. One the engine cannot take is still
+ * known here (its name, hours and status are shown) but takes no tasks; an
+ * update the engine refuses leaves the previous routing in place. */
 static void queue_apply(struct core_routing *cr, uint32_t id, json_t *doc)
 {
 	struct core_queue_conf c;
@@ -621,28 +796,47 @@ static void queue_apply(struct core_routing *cr, uint32_t id, json_t *doc)
 		LOG_ERROR(MOD, "queue %u cannot be routed (%s); tasks for it are refused", id,
 			  r == -E2BIG ? "more than 8 required skills" :
 			  r == -ERANGE ? "a skill id above 4095" : "bad document");
-		return;
-	}
-	r = routing_queue_set(cr->r, id, &c.spec, now_ms());
-	if (r) {
+	} else if ((r = routing_queue_set(cr->r, id, &c.spec, now_ms()))) {
 		LOG_ERROR(MOD, "queue %u: the engine refused it: %d", id, r);
-		return;
 	}
 	struct core_queue *q = queue_find(cr, id);
-	bool created = !q;
+	bool created = !q, was_routable = q && q->routable;
 	if (!q && (q = calloc(1, sizeof(*q)))) {
 		q->id = id;
 		hash_append(cr->queues, id, &q->le, q);
 	}
-	if (q) {
+	if (!q)
+		return;
+	json_decref(q->doc);
+	q->doc = json_incref(doc);
+	json_t *sl = json_object_get(doc, "service_level");
+	json_t *sec = json_object_get(sl, "seconds"), *pct = json_object_get(sl, "percent");
+	q->sl_ms = (json_is_integer(sec) ? json_integer_value(sec) : 20) * 1000;
+	q->sl_percent = json_is_integer(pct) ? (int)json_integer_value(pct) : 80;
+	if (!r) {
+		q->routable = true;
 		q->channels = c.channels;
 		q->priority = c.priority;
 		q->n_skills = c.spec.n_skills;
+	} else if (created) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(doc, "channels"), i, v) {
+			int ch = core_channel_parse(json_string_value(v));
+			if (ch >= 0)
+				q->channels |= 1u << ch;
+		}
 	}
-	if (created) {
+	if (!was_routable && q->routable) { /* agents loaded before it may serve it now */
 		void *args[2] = {cr, &id};
 		hash_apply(cr->agents, reapply_if_member, args);
 	}
+}
+
+static void queue_free(struct core_queue *q)
+{
+	json_decref(q->doc);
+	free(q);
 }
 
 static void queue_forget(struct core_routing *cr, uint32_t id)
@@ -651,7 +845,7 @@ static void queue_forget(struct core_routing *cr, uint32_t id)
 	struct core_queue *q = queue_find(cr, id);
 	if (q) {
 		hash_unlink(&q->le);
-		free(q);
+		queue_free(q);
 	}
 }
 
@@ -706,7 +900,7 @@ static struct core_task *task_from_json(struct core_routing *cr, json_t *b, stru
 {
 	uint32_t qid = (uint32_t)json_integer_value(json_object_get(b, "queue_id"));
 	struct core_queue *q = queue_find(cr, qid);
-	if (!q) {
+	if (!q || !q->routable) {
 		if (cmd)
 			fail(cmd, 422, "queue_id", "queue_id: no such queue, or it cannot be routed");
 		return NULL;
@@ -767,6 +961,9 @@ static struct core_task *task_from_json(struct core_routing *cr, json_t *b, stru
 	t->customer = json_is_integer(cu) ? json_integer_value(cu) : 0;
 	json_t *at = json_object_get(b, "attributes");
 	t->attributes = json_is_object(at) ? json_dumps(at, JSON_COMPACT) : strdup("{}");
+	t->conversation = conv_attr(at); /* 0 (starts one) is resolved at create */
+	if (t->conversation < 0)
+		t->conversation = 0;
 	t->queue = qid;
 	t->state = ROUTING_TASK_QUEUED;
 	return t;
@@ -780,11 +977,37 @@ static void cmd_task_create(struct core_routing *cr, struct api_cmd *cmd)
 	t->created_wall = store_now_ms();
 	t->id = cr->next_task_id++;
 	t->create_cmd = cmd;
+	/* "conversation_id": 0 asks for a new conversation with this task's id
+	 * (the web chat's first task, whose prejob writes chat.started) */
+	json_t *at = json_object_get(cmd->body, "attributes");
+	if (conv_attr(at) == 0) {
+		json_t *copy = json_deep_copy(at);
+		json_object_set_new(copy, "conversation_id", json_integer(t->id));
+		char *s = json_dumps(copy, JSON_COMPACT);
+		json_decref(copy);
+		if (s) {
+			free(t->attributes);
+			t->attributes = s;
+			t->conversation = t->id;
+		}
+	}
 	hash_append(cr->tasks, key64((uint64_t)t->id), &t->le, t);
 	json_t *p = task_json(cr, t, false);
 	json_object_del(p, "position");
 	json_object_del(p, "estimated_wait_seconds");
-	ev_add(cr, "task.created", t->id, 0, t->queue, p);
+	ev_add(cr, "task.created", t->id, 0, t->queue, with_conv(t, p));
+	if (cmd->prejob) {
+		cmd->id = t->id;
+		struct core_write *w = pend(cr);
+		if (!w || !w->n) { /* task.created itself was lost */
+			hash_unlink(&t->le);
+			task_free(t);
+			fail(cmd, 500, NULL, "out of memory");
+			return;
+		}
+		w->prejob = cmd->prejob;
+		w->pcmd = cmd;
+	}
 	flush(cr, NULL, t); /* answered once task.created committed and routed */
 }
 
@@ -811,21 +1034,27 @@ static void task_route(struct core_routing *cr, struct core_task *t, int err)
 	if (err) {
 		hash_unlink(&t->le);
 		task_free(t);
-		if (cmd)
+		/* a prejob that refused may have said why (cmd->status >= 400) */
+		if (cmd && cmd->status < 400)
 			fail(cmd, 503, NULL, "the store failed; the task was not created");
+		else if (cmd && !cmd->detail[0])
+			snprintf(cmd->detail, sizeof(cmd->detail), "the task was not created");
 		reply(cmd);
 		return;
 	}
+	day_count(cr, t->queue, DAY_OFFERED, 0);
 	struct routing_task_spec s;
 	task_spec(t, &s);
 	cr->actor = cmd ? cmd->user_id : 0;
+	waiting_set(cr, t, true); /* before: the add may decide at once */
 	int r = routing_task_add(cr->r, &s, now_ms(), &t->eid);
 	if (r) {
 		/* the queue went away (or the engine refused) between the check
 		 * and the commit: the task ends at once, durably */
+		waiting_set(cr, t, false);
 		t->state = ROUTING_TASK_CANCELLED;
 		ev_add(cr, "task.cancelled", t->id, 0, t->queue,
-		       json_pack("{s:s, s:i}", "reason", "not-routable", "error", r));
+		       with_conv(t, json_pack("{s:s, s:i}", "reason", "not-routable", "error", r)));
 		task_finish(cr, t);
 	} else {
 		t->in_engine = true;
@@ -871,6 +1100,229 @@ static json_t *agent_json(struct core_routing *cr, struct core_agent *a)
 	return j;
 }
 
+/* ---- status and live figures (read-only; cost linear in queues, agents
+ * and, for the live figures, tasks held; nothing of it on the routing path) */
+
+struct collect {
+	void **v;
+	size_t n, cap;
+};
+
+static bool collect_one(struct le *le, void *arg)
+{
+	struct collect *c = arg;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void **v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return true; /* stop: a shorter answer beats none */
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = le->data;
+	return false;
+}
+
+static int by_queue_id(const void *a, const void *b)
+{
+	uint32_t x = (*(struct core_queue *const *)a)->id, y = (*(struct core_queue *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+static int by_agent_id(const void *a, const void *b)
+{
+	uint32_t x = (*(struct core_agent *const *)a)->id, y = (*(struct core_agent *const *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+/* Every queue (or just `only`) sorted by id, scratch counters zeroed. */
+static void queues_sorted(struct core_routing *cr, struct core_queue *only, struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (only) {
+		c->v = malloc(sizeof(*c->v));
+		if (c->v)
+			c->v[c->n++] = only;
+	} else {
+		hash_apply(cr->queues, collect_one, c);
+		if (c->n)
+			qsort(c->v, c->n, sizeof(*c->v), by_queue_id);
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct core_queue *q = c->v[i];
+		q->st_logged = q->st_avail = 0;
+		q->st_oldest = INT64_MAX;
+	}
+}
+
+static json_t *channels_json(unsigned mask)
+{
+	json_t *a = json_array();
+	for (int c = 0; c < ROUTING_CH_COUNT; c++)
+		if (mask & (1u << c))
+			json_array_append_new(a, json_string(core_channel_name((enum routing_channel)c)));
+	return a;
+}
+
+/* Available for a queue: requested available, and room for new work on
+ * the queue's chat channel (a chat queue) or on any of its channels. */
+static bool agent_available(const struct core_agent *a, const struct routing_agent_info *ai,
+			    const struct core_queue *q)
+{
+	if (ai->base != ROUTING_AGENT_AVAILABLE || ai->state == ROUTING_AGENT_OFFLINE ||
+	    ai->state == ROUTING_AGENT_AWAY)
+		return false;
+	if (q->channels & (1u << ROUTING_CH_CHAT))
+		return core_agent_has_room(ai->used, a->capacity, a->block, ROUTING_CH_CHAT);
+	for (int c = 0; c < ROUTING_CH_COUNT; c++)
+		if ((q->channels & (1u << c)) &&
+		    core_agent_has_room(ai->used, a->capacity, a->block, (enum routing_channel)c))
+			return true;
+	return false;
+}
+
+static void cmd_queue_status(struct core_routing *cr, struct api_cmd *cmd)
+{
+	struct core_queue *only = NULL;
+	if (cmd->id && !(only = cmd->id <= UINT32_MAX ? queue_find(cr, (uint32_t)cmd->id) : NULL)) {
+		fail(cmd, 404, NULL, "no such queue");
+		return;
+	}
+	struct collect qs, as = {0};
+	queues_sorted(cr, only, &qs);
+	hash_apply(cr->agents, collect_one, &as);
+	for (size_t i = 0; i < as.n; i++) {
+		struct core_agent *a = as.v[i];
+		struct routing_agent_info ai;
+		if (routing_agent_info(cr->r, a->id, &ai))
+			continue;
+		for (unsigned k = 0; k < a->n_queues; k++) {
+			struct core_queue *q = only ? (only->id == a->queues[k] ? only : NULL)
+						    : queue_find(cr, a->queues[k]);
+			if (!q)
+				continue;
+			if (ai.state != ROUTING_AGENT_OFFLINE)
+				q->st_logged++;
+			if (agent_available(a, &ai, q))
+				q->st_avail++;
+		}
+	}
+	time_t wall = (time_t)(store_now_ms() / 1000);
+	json_t *list = json_array();
+	for (size_t i = 0; i < qs.n; i++) {
+		struct core_queue *q = qs.v[i];
+		const char *name = json_string_value(json_object_get(q->doc, "name"));
+		json_array_append_new(list, json_pack(
+			"{s:I, s:s, s:o, s:b, s:i, s:i, s:i}", "id", (json_int_t)q->id, "name",
+			name ? name : "", "channels", channels_json(q->channels), "open",
+			core_queue_open(q->doc, wall), "agents_logged_in", (int)q->st_logged,
+			"agents_available", (int)q->st_avail, "waiting", (int)q->waiting));
+	}
+	free(qs.v);
+	free(as.v);
+	ok(cr, cmd, 200, json_pack("{s:o}", "queues", list));
+}
+
+static bool live_task(struct le *le, void *arg)
+{
+	struct core_routing *cr = arg;
+	struct core_task *t = le->data;
+	if (!t->in_engine)
+		return false;
+	if (t->state == ROUTING_TASK_QUEUED || t->state == ROUTING_TASK_OFFERED) {
+		struct core_queue *q = queue_find(cr, t->queue);
+		if (q && t->created_wall < q->st_oldest)
+			q->st_oldest = t->created_wall;
+	} else if ((t->state == ROUTING_TASK_ACCEPTED || t->state == ROUTING_TASK_WRAPUP) &&
+		   t->has_agent) {
+		struct core_agent *a = agent_find(cr, t->agent);
+		if (a && a->st_tasks)
+			json_array_append_new(a->st_tasks, json_integer(t->id));
+	}
+	return false;
+}
+
+static int by_json_int(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(*(json_t *const *)a);
+	json_int_t y = json_integer_value(*(json_t *const *)b);
+	return x < y ? -1 : x > y;
+}
+
+static void cmd_live_stats(struct core_routing *cr, struct api_cmd *cmd)
+{
+	int64_t wall = store_now_ms();
+	day_roll(cr, wall);
+	struct collect qs, as = {0};
+	queues_sorted(cr, NULL, &qs);
+	hash_apply(cr->agents, collect_one, &as);
+	if (as.n)
+		qsort(as.v, as.n, sizeof(*as.v), by_agent_id);
+	for (size_t i = 0; i < as.n; i++) {
+		struct core_agent *a = as.v[i];
+		json_decref(a->st_tasks);
+		a->st_tasks = json_array();
+	}
+	hash_apply(cr->tasks, live_task, cr);
+
+	json_t *queues = json_array();
+	for (size_t i = 0; i < qs.n; i++) {
+		struct core_queue *q = qs.v[i];
+		const struct core_day *d = &q->today;
+		const char *name = json_string_value(json_object_get(q->doc, "name"));
+		int64_t oldest = q->st_oldest == INT64_MAX ? wall : q->st_oldest;
+		unsigned denom = d->answered + d->abandoned;
+		json_array_append_new(queues, json_pack(
+			"{s:I, s:s, s:i, s:I, s:i, s:i, s:i, s:i, s:o, s:{s:i, s:I}}", "id",
+			(json_int_t)q->id, "name", name ? name : "", "waiting", (int)q->waiting,
+			"longest_wait_seconds", (json_int_t)(oldest < wall ? (wall - oldest) / 1000 : 0),
+			"offered_today", (int)d->offered, "answered_today", (int)d->answered,
+			"abandoned_today", (int)d->abandoned, "answered_in_sl_today", (int)d->answered_in_sl,
+			"service_level_today", denom ? json_real((double)d->answered_in_sl / denom) : json_null(),
+			"target", "percent", q->sl_percent, "seconds", (json_int_t)(q->sl_ms / 1000)));
+	}
+	json_t *agents = json_array();
+	for (size_t i = 0; i < as.n; i++) {
+		struct core_agent *a = as.v[i];
+		struct routing_agent_info ai;
+		memset(&ai, 0, sizeof(ai));
+		routing_agent_info(cr->r, a->id, &ai);
+		json_t *used = json_object(), *cap = json_object();
+		for (int c = 0; c < ROUTING_CH_COUNT; c++) {
+			const char *ch = core_channel_name((enum routing_channel)c);
+			json_object_set_new(used, ch, json_integer(ai.used[c]));
+			json_object_set_new(cap, ch, json_integer(a->capacity[c]));
+		}
+		char ts[32];
+		const char *name = json_string_value(json_object_get(a->doc, "name"));
+		json_t *tasks = a->st_tasks;
+		a->st_tasks = NULL;
+		/* tasks come from a hash walk: sort for a stable answer */
+		size_t nt = json_array_size(tasks);
+		json_t **tv = nt ? malloc(nt * sizeof(*tv)) : NULL;
+		if (tv) {
+			for (size_t k = 0; k < nt; k++)
+				tv[k] = json_incref(json_array_get(tasks, k));
+			qsort(tv, nt, sizeof(*tv), by_json_int);
+			json_array_clear(tasks);
+			for (size_t k = 0; k < nt; k++)
+				json_array_append_new(tasks, tv[k]);
+			free(tv);
+		}
+		json_array_append_new(agents, json_pack(
+			"{s:I, s:s, s:o, s:s, s:o, s:s, s:o, s:o, s:o}", "agent_id", (json_int_t)a->id,
+			"name", name ? name : "", "user_id",
+			a->user_id ? json_integer(a->user_id) : json_null(), "state",
+			agent_state_names[ai.state], "reason",
+			a->reason[0] ? json_string(a->reason) : json_null(), "since",
+			base_iso8601(a->since, ts, sizeof(ts)), "used", used, "capacity", cap, "tasks",
+			tasks ? tasks : json_array()));
+	}
+	free(qs.v);
+	free(as.v);
+	ok(cr, cmd, 200, json_pack("{s:o, s:o}", "queues", queues, "agents", agents));
+}
+
 static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 {
 	int64_t now = now_ms();
@@ -889,23 +1341,41 @@ static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 			ok(cr, cmd, 200, task_json(cr, t, true));
 		break;
 	}
-	case API_CMD_TASK_CANCEL: {
+	case API_CMD_TASK_CANCEL:
+	case API_CMD_TASK_ABANDON: {
+		bool abandon = cmd->kind == API_CMD_TASK_ABANDON;
+		if (abandon && !cmd->privileged) {
+			fail(cmd, 403, NULL, "only admins and supervisors mark tasks abandoned");
+			break;
+		}
 		struct core_task *t = cmd_task(cr, cmd);
 		if (!t)
 			break;
 		if (!t->in_engine || (t->state != ROUTING_TASK_QUEUED && t->state != ROUTING_TASK_OFFERED)) {
-			fail(cmd, 409, NULL, "only a waiting or offered task can be cancelled");
+			fail(cmd, 409, NULL, abandon ? "only a waiting or offered task can be abandoned"
+						     : "only a waiting or offered task can be cancelled");
 			break;
 		}
 		cr->note = json_string_value(json_object_get(cmd->body, "reason"));
-		r = routing_task_cancel(cr->r, t->eid, ROUTING_TASK_CANCELLED, now);
+		r = routing_task_cancel(cr->r, t->eid,
+					abandon ? ROUTING_TASK_ABANDONED : ROUTING_TASK_CANCELLED, now);
 		cr->note = NULL;
 		if (r)
-			fail(cmd, 409, NULL, "the task cannot be cancelled now");
+			fail(cmd, 409, NULL, abandon ? "the task cannot be abandoned now"
+						     : "the task cannot be cancelled now");
 		else
 			ok(cr, cmd, 200, task_json(cr, t, true));
 		break;
 	}
+	case API_CMD_QUEUE_STATUS:
+		cmd_queue_status(cr, cmd);
+		break;
+	case API_CMD_LIVE_STATS:
+		if (!cmd->privileged)
+			fail(cmd, 403, NULL, "only admins and supervisors see the live figures");
+		else
+			cmd_live_stats(cr, cmd);
+		break;
 	case API_CMD_TASK_COMPLETE: {
 		struct core_task *t = cmd_task(cr, cmd);
 		if (!t)
@@ -914,7 +1384,7 @@ static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 			fail(cmd, 409, NULL, "only an accepted task can be completed");
 			break;
 		}
-		ev_add(cr, "task.completed", t->id, t->agent, t->queue, json_object());
+		ev_add(cr, "task.completed", t->id, t->agent, t->queue, with_conv(t, json_object()));
 		r = routing_task_end(cr->r, t->eid, now);
 		if (r)
 			fail(cmd, 409, NULL, "the task cannot be completed now");
@@ -935,10 +1405,17 @@ static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 		}
 		const char *disp = json_string_value(json_object_get(cmd->body, "disposition"));
 		const char *notes = json_string_value(json_object_get(cmd->body, "notes"));
+		struct core_queue *q = queue_find(cr, t->queue);
+		const char *why = NULL;
+		if (q && core_wrapup_check(q->doc, disp, &why)) {
+			fail(cmd, 422, "disposition", why);
+			break;
+		}
 		t->disposition = strdup(disp ? disp : "");
 		t->notes = strdup(notes ? notes : "");
 		ev_add(cr, "task.wrapped_up", t->id, t->has_agent ? t->agent : 0, t->queue,
-		       json_pack("{s:s, s:s}", "disposition", t->disposition, "notes", t->notes));
+		       with_conv(t, json_pack("{s:s, s:s}", "disposition", t->disposition, "notes",
+					      t->notes)));
 		if (wrapping)
 			routing_task_wrap_end(cr->r, t->eid, now);
 		ok(cr, cmd, 200, task_json(cr, t, true));
@@ -1070,9 +1547,19 @@ void core_routing_events(struct core_routing *cr, const struct store_event *evs,
 
 /* ---- start-up ------------------------------------------------------------------------------ */
 
+/* One of today's counted events (task.created, .accepted, .abandoned). */
+struct day_ev {
+	uint32_t queue;
+	uint8_t what;     /* enum day_what */
+	int64_t wait_ms;  /* accepted: since created */
+};
+
 struct load {
 	json_t *queues, *agents, *open;
 	int64_t max_task;
+	int64_t day_start;    /* in: local midnight (wall ms) */
+	struct day_ev *day;   /* out: today's events, in log order */
+	size_t nday, capday;
 };
 
 /* Tasks created but not ended, with the agent that accepted them if any. */
@@ -1105,6 +1592,83 @@ static int load_row(const struct store_val *col, int n, void *arg)
 	return 0;
 }
 
+static int day_row(const struct store_val *col, int n, void *arg)
+{
+	(void)n;
+	struct load *l = arg;
+	if (col[1].type != STORE_INT || col[1].i <= 0 || col[1].i > UINT32_MAX || !col[0].s)
+		return 0;
+	if (l->nday == l->capday) {
+		size_t cap = l->capday ? l->capday * 2 : 1024;
+		struct day_ev *v = realloc(l->day, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->day = v;
+		l->capday = cap;
+	}
+	struct day_ev *e = &l->day[l->nday];
+	memset(e, 0, sizeof(*e));
+	e->queue = (uint32_t)col[1].i;
+	if (!strcmp(col[0].s, "task.created")) {
+		e->what = DAY_OFFERED;
+	} else if (!strcmp(col[0].s, "task.abandoned")) {
+		e->what = DAY_ABANDONED;
+	} else {
+		e->what = DAY_ANSWERED;
+		/* queued_ms (since task.created); events written before it
+		 * existed have only the engine's wait_ms */
+		json_t *p = json_loads(col[2].s ? col[2].s : "{}", 0, NULL);
+		json_t *w = json_object_get(p, "queued_ms");
+		if (!json_is_integer(w))
+			w = json_object_get(p, "wait_ms");
+		e->wait_ms = json_integer_value(w);
+		json_decref(p);
+	}
+	l->nday++;
+	return 0;
+}
+
+/* Today's counters come from the log: the first event of today is found by
+ * a binary search over ids (ids grow with time; O(log n) primary-key
+ * lookups, no index on ts needed), then the counted types from there on
+ * through the (tenant, type, id) index. A wall clock that stepped back
+ * can hide a few events around midnight from this; they only ever make
+ * the counters low. */
+static int load_today(struct store_tx *tx, struct load *l)
+{
+	int64_t lo, hi, ts;
+	int r = store_query_int(tx, "SELECT min(id) FROM events", NULL, 0, &lo);
+	if (!r)
+		r = store_query_int(tx, "SELECT max(id) FROM events", NULL, 0, &hi);
+	if (r == -ENOENT)
+		return 0; /* no events at all */
+	if (r)
+		return r;
+	hi++; /* the first id whose first event at or after it is of today */
+	while (lo < hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		struct store_val p[] = {store_int(mid)};
+		r = store_query_int(tx, "SELECT ts FROM events WHERE id >= $1 ORDER BY id LIMIT 1", p, 1,
+				    &ts);
+		if (r == -ENOENT) {
+			hi = mid;
+			continue;
+		}
+		if (r)
+			return r;
+		if (ts >= l->day_start)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	struct store_val p[] = {store_int(lo), store_int(l->day_start)};
+	return store_query(tx,
+			   "SELECT type, queue, CASE WHEN type = 'task.accepted' THEN payload END "
+			   "FROM events WHERE tenant = 1 AND type IN ('task.created', 'task.accepted', "
+			   "'task.abandoned') AND id >= $1 AND ts >= $2 ORDER BY id",
+			   p, 2, day_row, l);
+}
+
 static int load_job(struct store_tx *tx, void *arg)
 {
 	struct load *l = arg;
@@ -1122,6 +1686,8 @@ static int load_job(struct store_tx *tx, void *arg)
 	}
 	if (!r)
 		r = store_query(tx, open_tasks_sql, NULL, 0, open_row, l->open);
+	if (!r)
+		r = load_today(tx, l);
 	return r;
 }
 
@@ -1138,8 +1704,11 @@ static void rebuild_task(struct core_routing *cr, json_t *row, unsigned *requeue
 	struct core_task *t = task_from_json(cr, doc, NULL);
 	if (!t) {
 		/* its queue is gone or cannot be routed: end it durably */
-		ev_add(cr, "task.cancelled", id, 0, json_integer_value(json_object_get(doc, "queue_id")),
-		       json_pack("{s:s}", "reason", "not-routable-after-restart"));
+		json_t *p = json_pack("{s:s}", "reason", "not-routable-after-restart");
+		int64_t conv = conv_attr(json_object_get(doc, "attributes"));
+		if (conv > 0)
+			json_object_set_new(p, "conversation_id", json_integer(conv));
+		ev_add(cr, "task.cancelled", id, 0, json_integer_value(json_object_get(doc, "queue_id")), p);
 		(*closed)++;
 		return;
 	}
@@ -1151,23 +1720,26 @@ static void rebuild_task(struct core_routing *cr, json_t *row, unsigned *requeue
 		t->agent = (uint32_t)agent;
 		t->has_agent = true;
 		ev_add(cr, "task.done", t->id, agent, t->queue,
-		       json_pack("{s:s, s:s}", "state", "done", "reason", "restart"));
+		       with_conv(t, json_pack("{s:s, s:s}", "state", "done", "reason", "restart")));
 		task_finish(cr, t);
 		(*closed)++;
 		return;
 	}
 	struct routing_task_spec s;
 	task_spec(t, &s);
+	waiting_set(cr, t, true);
 	if (routing_task_add(cr->r, &s, now_ms(), &t->eid)) {
+		waiting_set(cr, t, false);
 		t->state = ROUTING_TASK_CANCELLED;
 		ev_add(cr, "task.cancelled", t->id, 0, t->queue,
-		       json_pack("{s:s}", "reason", "not-routable-after-restart"));
+		       with_conv(t, json_pack("{s:s}", "reason", "not-routable-after-restart")));
 		task_finish(cr, t);
 		(*closed)++;
 		return;
 	}
 	t->in_engine = true;
-	ev_add(cr, "task.requeued", t->id, 0, t->queue, json_pack("{s:s}", "reason", "restart"));
+	ev_add(cr, "task.requeued", t->id, 0, t->queue,
+	       with_conv(t, json_pack("{s:s}", "reason", "restart")));
 	(*requeued)++;
 }
 
@@ -1184,6 +1756,8 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 	ro.decide = on_decide;
 	ro.decide_arg = cr;
 	struct load l = {.queues = json_array(), .agents = json_array(), .open = json_array()};
+	core_local_day(store_now_ms(), &cr->day_start, &cr->day_end);
+	l.day_start = cr->day_start;
 	int r = routing_alloc(&cr->r, &ro);
 	if (!r)
 		r = hash_alloc(&cr->tasks, 1024) || hash_alloc(&cr->offers, 256) ||
@@ -1197,6 +1771,7 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 		json_decref(l.queues);
 		json_decref(l.agents);
 		json_decref(l.open);
+		free(l.day);
 		core_routing_free(cr);
 		return r;
 	}
@@ -1213,17 +1788,34 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 		write_free(cr->pend);
 		cr->pend = NULL;
 	}
+	/* today's counters, from the log (before the rebuild below, which
+	 * writes no counted events) */
+	for (size_t k = 0; k < l.nday; k++) {
+		struct core_queue *q = queue_find(cr, l.day[k].queue);
+		if (!q)
+			continue;
+		switch (l.day[k].what) {
+		case DAY_OFFERED: q->today.offered++; break;
+		case DAY_ANSWERED:
+			q->today.answered++;
+			if (l.day[k].wait_ms <= q->sl_ms)
+				q->today.answered_in_sl++;
+			break;
+		default: q->today.abandoned++; break;
+		}
+	}
 	unsigned requeued = 0, closed = 0;
 	json_array_foreach(l.open, i, v)
 		rebuild_task(cr, v, &requeued, &closed);
 	flush(cr, NULL, NULL);
 	LOG_INFO(MOD, "routing %zu queue(s), %zu agent(s); %u open task(s) queued again, %u "
-		 "in-progress task(s) closed; next task id %" PRId64,
+		 "in-progress task(s) closed; next task id %" PRId64 "; %zu of today's event(s) counted",
 		 json_array_size(l.queues), json_array_size(l.agents), requeued, closed,
-		 cr->next_task_id);
+		 cr->next_task_id, l.nday);
 	json_decref(l.queues);
 	json_decref(l.agents);
 	json_decref(l.open);
+	free(l.day);
 	rearm(cr);
 	*crp = cr;
 	return 0;
@@ -1272,17 +1864,16 @@ static bool free_agent(struct le *le, void *arg)
 	(void)arg;
 	struct core_agent *a = le->data;
 	hash_unlink(&a->le);
-	json_decref(a->doc);
-	free(a);
+	agent_free(a);
 	return false;
 }
 
-static bool free_plain(struct le *le, void *arg)
+static bool free_queue(struct le *le, void *arg)
 {
 	(void)arg;
-	void *d = le->data;
+	struct core_queue *q = le->data;
 	hash_unlink(le);
-	free(d);
+	queue_free(q);
 	return false;
 }
 
@@ -1297,7 +1888,7 @@ void core_routing_free(struct core_routing *cr)
 	if (cr->agents)
 		hash_apply(cr->agents, free_agent, NULL);
 	if (cr->queues)
-		hash_apply(cr->queues, free_plain, NULL);
+		hash_apply(cr->queues, free_queue, NULL);
 	cr->tasks = mem_deref(cr->tasks);
 	cr->offers = mem_deref(cr->offers);
 	cr->agents = mem_deref(cr->agents);
