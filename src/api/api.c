@@ -30,7 +30,7 @@
 
 /* ---- requests ------------------------------------------------------- */
 
-static void req_free(struct api_req *req)
+void api_req_free(struct api_req *req)
 {
 	struct api *a = req->api;
 	if (req->ctx_free && req->ctx)
@@ -40,6 +40,18 @@ static void req_free(struct api_req *req)
 	free(req->resp);
 	free(req);
 	a->inflight--;
+}
+
+struct api_req *api_req_internal(struct api *a)
+{
+	struct api_req *req = calloc(1, sizeof(*req));
+	if (!req)
+		return NULL;
+	req->api = a;
+	req->internal = true;
+	req->t0_us = base_mono_us();
+	a->inflight++; /* a graceful stop waits for it like for any request */
+	return req;
 }
 
 void api_add_header(struct api_req *req, const char *name, const char *value)
@@ -184,8 +196,8 @@ static void inbox_drain(struct api *a)
 		case INBOX_RESUME: {
 			struct api_req *req = it->req;
 			req->pending = false;
-			if (!req->wsi)
-				req_free(req); /* the client went away meanwhile */
+			if (!req->wsi && !req->internal)
+				api_req_free(req); /* the client went away meanwhile */
 			else if (req->cont)
 				req->cont(req);
 			break;
@@ -200,6 +212,9 @@ static void inbox_drain(struct api *a)
 		case INBOX_USER:
 			api_ws_deliver_user(a, it->user_id, it->evs[0]);
 			free(it->evs);
+			break;
+		case INBOX_CALL:
+			it->fn(it->arg);
 			break;
 		}
 		free(it);
@@ -221,12 +236,26 @@ void api_publish_events(struct api *a, const struct store_event *evs, size_t n)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		msgs[k] = api_evmsg_from_event(&evs[i]);
-		if (msgs[k])
+		if (msgs[k]) {
+			if (strcmp(evs[i].type, "chat.message") == 0)
+				api_chat_prepare(msgs[k], &evs[i]);
 			k++;
+		}
 	}
 	it->kind = INBOX_EVENTS;
 	it->evs = msgs;
 	it->nevs = k;
+	inbox_push(a, it);
+}
+
+void api_call(struct api *a, void (*fn)(void *arg), void *arg)
+{
+	struct api_inbox_item *it = calloc(1, sizeof(*it));
+	if (!it)
+		abort(); /* like api_resume: the caller's state would leak */
+	it->kind = INBOX_CALL;
+	it->fn = fn;
+	it->arg = arg;
 	inbox_push(a, it);
 }
 
@@ -293,11 +322,20 @@ int api_query_get(const struct api_req *req, const char *name, char *buf, size_t
 		const char *amp = strchr(p, '&');
 		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
 		if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-			size_t vl = seg - nl - 1;
-			if (vl >= size)
-				return -E2BIG;
-			memcpy(buf, p + nl + 1, vl);
-			buf[vl] = '\0';
+			/* undo on_http's escapes: %26 is '&', %25 is '%' */
+			const char *v = p + nl + 1, *end = p + seg;
+			size_t k = 0;
+			while (v < end) {
+				char ch = *v++;
+				if (ch == '%' && end - v >= 2 && v[0] == '2' && (v[1] == '6' || v[1] == '5')) {
+					ch = v[1] == '6' ? '&' : '%';
+					v += 2;
+				}
+				if (k + 1 >= size)
+					return -E2BIG;
+				buf[k++] = ch;
+			}
+			buf[k] = '\0';
 			return 0;
 		}
 		p += seg;
@@ -425,6 +463,8 @@ static void dispatch(struct api_req *req)
 		return m == LWSHUMETH_GET ? handle_openapi(req) : method_not_allowed(req, "GET");
 	if (strcmp(p, "auth/login") == 0)
 		return m == LWSHUMETH_POST ? api_handle_login(req) : method_not_allowed(req, "POST");
+	if (strncmp(p, "chat/", 5) == 0)
+		return api_handle_chat_public(req, p + 5); /* the widget: no login */
 
 	if (!api_auth_request(a, req->wsi, false, NULL, &req->who)) {
 		api_add_header(req, "WWW-Authenticate", "Bearer");
@@ -443,12 +483,35 @@ static void dispatch(struct api_req *req)
 		return api_handle_wfm_erlang(req);
 	if (strcmp(p, "wfm/simulate") == 0)
 		return api_handle_wfm_simulate(req);
+	/* wfm from the event log (api_wfm_data.c, api_wfm_sched.c) */
+	if (strcmp(p, "wfm/forecast") == 0)
+		return api_handle_wfm_forecast(req);
+	if (strcmp(p, "wfm/staffing") == 0)
+		return api_handle_wfm_staffing(req);
+	if (strcmp(p, "wfm/adherence") == 0)
+		return api_handle_wfm_adherence(req);
+	if (strcmp(p, "wfm/schedule") == 0)
+		return api_handle_wfm_schedule(req);
+	if (strncmp(p, "wfm/schedules", 13) == 0 && (!p[13] || p[13] == '/'))
+		return api_handle_wfm_schedules(req, p + 13);
 	if (strcmp(p, "tokens") == 0)
 		return api_handle_tokens(req, NULL);
 	if (strncmp(p, "tokens/", 7) == 0 && p[7])
 		return api_handle_tokens(req, p + 7);
+	if (strcmp(p, "chats") == 0 || strncmp(p, "chats/", 6) == 0)
+		return api_handle_chats(req, p);
+	if (strncmp(p, "customers/", 10) == 0 && strstr(p + 10, "/interactions")) {
+		char *end;
+		long long cid = strtoll(p + 10, &end, 10);
+		if (cid < 1 || strcmp(end, "/interactions") != 0)
+			return api_problem(req, 404, "no such endpoint", NULL);
+		return m == LWSHUMETH_GET ? api_handle_customer_interactions(req, cid)
+					  : method_not_allowed(req, "GET");
+	}
 	if (strcmp(p, "tasks") == 0 || strncmp(p, "tasks/", 6) == 0)
 		return api_handle_tasks(req, p);
+	if (strcmp(p, "queue-status") == 0 || strcmp(p, "live") == 0)
+		return api_handle_tasks(req, p); /* answered by the core */
 	if (strncmp(p, "offers/", 7) == 0)
 		return api_handle_offers(req, p);
 	if (strncmp(p, "agents/", 7) == 0 && strchr(p + 7, '/'))
@@ -543,7 +606,7 @@ static int write_response(struct api *a, struct lws *wsi, struct api_req *req)
 	struct api_conn *conn = lws_wsi_user(wsi);
 	if (conn)
 		conn->req = NULL;
-	req_free(req);
+	api_req_free(req);
 	if (close_after)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -585,8 +648,8 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 		if (n <= 0)
 			break;
 		for (int k = 0; k < n && qn + 4 < sizeof(req->query); k++) {
-			if (frag[k] == '&') {
-				memcpy(req->query + qn, "%26", 3);
+			if (frag[k] == '&' || frag[k] == '%') {
+				memcpy(req->query + qn, frag[k] == '&' ? "%26" : "%25", 3);
 				qn += 3;
 				continue;
 			}
@@ -611,10 +674,13 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 		unsigned long long clen = 0;
 		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
 			clen = strtoull(cl, NULL, 10);
-		if (clen > API_MAX_BODY) {
+		bool upload = api_chat_is_upload(req->path);
+		req->max_body = upload ? API_MAX_UPLOAD : API_MAX_BODY;
+		if (clen > req->max_body) {
 			/* Answered once the body is drained (on_body), so the
 			 * client is not reset mid-send and reads the 413. */
-			refuse(req, 413, "the body is larger than 1 MiB");
+			refuse(req, 413, upload ? "the file is larger than 10 MiB"
+						: "the body is larger than 1 MiB");
 			return 0;
 		}
 		/* lws 4.1 never completes a chunked request body: ask for a
@@ -626,7 +692,7 @@ static int on_http(struct api *a, struct lws *wsi, struct api_conn *conn)
 			return 0;
 		}
 		bool has_body = clen > 0;
-		if (has_body && !content_type_is_json(wsi) &&
+		if (has_body && !upload && !content_type_is_json(wsi) &&
 		    strcmp(req->path, "/api/v1/auth/logout") != 0) {
 			refuse(req, 415, "expected Content-Type: application/json");
 			return 0;
@@ -649,8 +715,10 @@ static int on_body(struct lws *wsi, struct api_req *req, const void *in, size_t 
 {
 	if (req->responded || !len || !in)
 		return 0;
-	if (!req->refuse_status && req->body_len + len > API_MAX_BODY)
-		refuse(req, 413, "the body is larger than 1 MiB");
+	size_t max = req->max_body ? req->max_body : API_MAX_BODY;
+	if (!req->refuse_status && req->body_len + len > max)
+		refuse(req, 413, max > API_MAX_BODY ? "the file is larger than 10 MiB"
+						    : "the body is larger than 1 MiB");
 	if (req->refuse_status) {
 		/* Drain what the client sends (closing on unread data would reset
 		 * the connection before it reads our answer), up to a cap so a
@@ -711,7 +779,7 @@ static int callback_api(struct lws *wsi, enum lws_callback_reasons reason, void 
 			conn->req = NULL;
 			req->wsi = NULL;
 			if (!req->pending)
-				req_free(req);
+				api_req_free(req);
 		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -743,8 +811,14 @@ static struct lws_protocols protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* Text files say their charset: the widget's script is loaded into other
+ * sites' pages, whose own encoding would otherwise apply. */
+static const struct lws_protocol_vhost_options mime_css = {
+	NULL, NULL, ".css", "text/css; charset=utf-8"};
+static const struct lws_protocol_vhost_options mime_js = {
+	&mime_css, NULL, ".js", "text/javascript; charset=utf-8"};
 static const struct lws_protocol_vhost_options mime_mjs = {
-	NULL, NULL, ".mjs", "text/javascript"};
+	&mime_js, NULL, ".mjs", "text/javascript; charset=utf-8"};
 
 static void housekeeping(struct lws_sorted_usec_list *sul);
 static struct api *housekeeping_api; /* one api per process */
@@ -829,6 +903,8 @@ int api_start(struct api **ap, const struct api_opts *opts)
 	json_decref(doc);
 
 	int r = api_auth_init(a);
+	if (!r && (r = api_chat_init(a)))
+		api_auth_free(a);
 	if (r) {
 		free(a->openapi);
 		free(a);
@@ -877,6 +953,7 @@ int api_start(struct api **ap, const struct api_opts *opts)
 	a->ctx = lws_create_context(&info);
 	if (!a->ctx) {
 		LOG_ERROR(MOD, "could not start the HTTP server on port %d", opts->port);
+		api_chat_free(a);
 		api_auth_free(a);
 		free(a->openapi);
 		free(a);
@@ -887,10 +964,12 @@ int api_start(struct api **ap, const struct api_opts *opts)
 
 	housekeeping_api = a;
 	lws_sul_schedule(a->ctx, 0, &housekeeping_sul, housekeeping, 250 * LWS_US_PER_MS);
+	api_chat_arm_all(a);
 
 	r = pthread_create(&a->thread, NULL, api_thread, a);
 	if (r) {
 		lws_context_destroy(a->ctx);
+		api_chat_free(a);
 		api_auth_free(a);
 		free(a->openapi);
 		free(a);
@@ -922,6 +1001,8 @@ void api_stop(struct api *a, int drain_ms)
 	}
 	pthread_join(a->thread, NULL);
 	housekeeping_api = NULL;
+	api_chat_free(a);
+	free(a->by_user);
 	api_auth_free(a);
 	free(a->openapi);
 	pthread_mutex_destroy(&a->inbox_lock);

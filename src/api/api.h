@@ -24,6 +24,8 @@ struct api_opts {
 	const char *bind;          /* address to listen on; NULL or "" = all */
 	int port;                  /* HTTP port (0 = pick one; see api_port) */
 	const char *web_dir;       /* static UI files */
+	const char *data_dir;      /* chat attachments go under DATA/attachments;
+				    * NULL: uploads are refused (503) */
 	struct store *store;       /* not owned */
 	struct base_workq *workq;  /* for password hashing; not owned */
 	int session_ttl_s;         /* 0 = 12 hours */
@@ -62,5 +64,10 @@ int api_user_count(struct store *st, int64_t *count);
  * (0 when valid) and writes the problem detail into detail. */
 int api_validate_body(const char *resource, const char *body, size_t len, int create,
 		      char *detail, size_t detail_size);
+
+/* The web chat's own parsing (file type sniffing, file names, widget frame
+ * validation) on arbitrary bytes, for the fuzz target. Returns 1 when the
+ * bytes were a refused frame, else 0; traps on a broken invariant. */
+int api_chat_fuzz(const uint8_t *data, size_t size);
 
 #endif

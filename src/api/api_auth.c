@@ -74,14 +74,14 @@ int api_hash_password(const char *password, char out[128])
 	return 0;
 }
 
-static void token_hash(const char *token, char out[65])
+void api_token_hash(const char *token, char out[65])
 {
 	unsigned char h[32];
 	crypto_generichash(h, sizeof(h), (const unsigned char *)token, strlen(token), NULL, 0);
 	sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
-static void random_token(char *out, size_t size, size_t nbytes)
+void api_random_token(char *out, size_t size, size_t nbytes)
 {
 	unsigned char raw[32];
 	randombytes_buf(raw, nbytes);
@@ -278,7 +278,7 @@ static bool fill_principal(struct api *a, const char *token, bool via_cookie,
 	char hash[65];
 	if (!token[0])
 		return false;
-	token_hash(token, hash);
+	api_token_hash(token, hash);
 	struct api_session *s = session_find(a, hash);
 	if (!s || s->expires_at <= store_now_ms())
 		return false;
@@ -443,10 +443,10 @@ static void login_work(void *arg)
 		  lj.u.found;
 	if (ok) {
 		char token[64];
-		random_token(token, sizeof(token), 32);
+		api_random_token(token, sizeof(token), 32);
 		memset(&lc->s, 0, sizeof(lc->s));
-		token_hash(token, lc->s.token_hash);
-		random_token(lc->s.csrf, sizeof(lc->s.csrf), 24);
+		api_token_hash(token, lc->s.token_hash);
+		api_random_token(lc->s.csrf, sizeof(lc->s.csrf), 24);
 		lc->s.user_id = lj.u.id;
 		lc->s.role = api_role_parse(lj.u.role);
 		snprintf(lc->s.username, sizeof(lc->s.username), "%s", lc->username);
@@ -781,8 +781,8 @@ void api_handle_tokens(struct api_req *req, const char *id)
 			json_decref(in);
 			return api_problem(req, 422, "name: expected a string of 1 to 100 characters", "name");
 		}
-		random_token(tc->plain, sizeof(tc->plain), 32);
-		token_hash(tc->plain, tc->s.token_hash);
+		api_random_token(tc->plain, sizeof(tc->plain), 32);
+		api_token_hash(tc->plain, tc->s.token_hash);
 		tc->s.user_id = req->who.user_id;
 		tc->s.role = req->who.role;
 		snprintf(tc->s.username, sizeof(tc->s.username), "%s", req->who.username);

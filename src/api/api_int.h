@@ -29,11 +29,12 @@
 #include <stdint.h>
 
 #define API_MAX_BODY (1024 * 1024)
+#define API_MAX_UPLOAD (10 * 1024 * 1024) /* chat attachments */
 #define API_MAX_DISCARD (16 * 1024 * 1024) /* most of an oversized body we read */
 #define API_WS_MAX_EVENTS 256
 #define API_WS_MAX_BYTES (1024 * 1024)
 #define API_WS_CLOSE_SLOW 4008
-#define API_WS_RX_MAX 1024
+#define API_WS_RX_MAX (64 * 1024) /* largest frame a client may send (chat text) */
 
 struct api;
 struct api_req;
@@ -96,6 +97,9 @@ struct api_req {
 	char headers[768];      /* extra "Name: value\r\n" lines */
 	bool headers_sent;
 	bool responded;
+	bool internal;          /* no HTTP client: made by api_chat.c for its
+				 * own store/core round trips (see api_req_internal) */
+	size_t max_body;        /* 0: API_MAX_BODY */
 	struct lws_sorted_usec_list sul; /* delayed answers (throttled logins) */
 };
 
@@ -117,18 +121,38 @@ struct api_ws {
 	bool closing;
 	char *rx;                   /* a control message being received */
 	size_t rx_len;
+	int refs;                   /* 1 while open, +1 per chat job in flight */
+	bool gone;                  /* closed: jobs drop their answers */
+	struct api_ws *uprev, *unext; /* staff: streams of the same user (a->by_user) */
+	bool in_topics;             /* staff: on a->topic_subs (has topics) */
+	struct api_ws *tprev, *tnext;
+	/* widget visitors (api_chat.c) */
+	bool visitor;
+	int64_t conv;               /* attached conversation, 0 none */
+	struct api_ws *cprev, *cnext; /* visitors of the same conversation */
+	int64_t max_seq;            /* highest message seq sent on this socket */
+	bool resuming;              /* hold live messages until history is sent */
+	struct api_evmsg **held;
+	unsigned nheld;
+	double tokens;              /* rate limit: frames allowed now */
+	int64_t tok_us;
+	bool busy;                  /* a start/resume is in flight */
 };
 
 /* One serialized event shared by every subscriber that gets it. */
 struct api_evmsg {
 	int refs;
+	int64_t interaction;        /* of the event; 0 for other messages */
+	int64_t seq;                /* chat.message: its seq, else 0 */
+	struct api_evmsg *visitor;  /* chat.message of kind "message": the
+				     * widget's frame for it (owned), or NULL */
 	char type[64];
 	size_t len;
 	unsigned char buf[];        /* LWS_PRE bytes of headroom, then JSON */
 };
 
 /* Items crossing into the web thread. */
-enum api_inbox_kind { INBOX_RESUME, INBOX_EVENTS, INBOX_STOP, INBOX_USER };
+enum api_inbox_kind { INBOX_RESUME, INBOX_EVENTS, INBOX_STOP, INBOX_USER, INBOX_CALL };
 struct api_inbox_item {
 	struct api_inbox_item *next;
 	enum api_inbox_kind kind;
@@ -136,6 +160,8 @@ struct api_inbox_item {
 	struct api_evmsg **evs;       /* EVENTS; USER: one message */
 	size_t nevs;
 	int64_t user_id;              /* USER: to this user's streams */
+	void (*fn)(void *arg);        /* CALL: run fn(arg) on the web thread */
+	void *arg;
 };
 
 struct api_metrics {
@@ -172,7 +198,10 @@ struct api {
 	struct api_session **sessions; /* hash table by token_hash */
 	size_t nbuckets, nsessions;
 	struct api_throttle *throttle; /* failed logins by source */
-	struct api_ws *subscribers;
+	struct api_ws *subscribers;    /* every staff stream */
+	struct api_ws *topic_subs;     /* staff streams with a subscription */
+	struct api_ws **by_user;       /* staff streams by user id (API_USER_BUCKETS) */
+	struct api_chat *chat;         /* api_chat.c: conversations on this thread */
 	size_t inflight;               /* requests not yet freed */
 	struct api_metrics m;
 	char *openapi;                 /* cached document */
@@ -181,7 +210,17 @@ struct api {
 	char web_dir[1024];
 };
 
+#define API_USER_BUCKETS 1024
+
 /* api.c */
+/* A request with no client, for work that must round-trip through the
+ * store or the core outside an HTTP request (widget frames). Its cont runs
+ * on the web thread like any resumed request; free it with api_req_free.
+ * api_problem/api_respond on it only record status and body. */
+struct api_req *api_req_internal(struct api *a);
+void api_req_free(struct api_req *req);
+/* Run fn(arg) on the web thread (any thread). */
+void api_call(struct api *a, void (*fn)(void *arg), void *arg);
 void api_respond(struct api_req *req, int status, const char *ctype, char *body, size_t len);
 void api_respond_json(struct api_req *req, int status, json_t *j);
 void api_problem(struct api_req *req, int status, const char *detail, const char *field);
@@ -254,6 +293,50 @@ bool api_core_post(struct api_req *req, struct api_cmd *cmd, api_cont_h *cont);
 /* api_wfm.c */
 void api_handle_wfm_erlang(struct api_req *req);
 void api_handle_wfm_simulate(struct api_req *req);
+/* api_wfm_data.c, api_wfm_sched.c, api_wfm_schema.c: forecasts, staffing,
+ * adherence and schedules from the event log (`rest` after
+ * "/api/v1/wfm/schedules"); their OpenAPI entries. */
+void api_handle_wfm_forecast(struct api_req *req);
+void api_handle_wfm_staffing(struct api_req *req);
+void api_handle_wfm_adherence(struct api_req *req);
+void api_handle_wfm_schedule(struct api_req *req);
+void api_handle_wfm_schedules(struct api_req *req, const char *rest);
+void api_wfm_openapi(json_t *paths, json_t *schemas);
+
+/* api_chat.c */
+int api_chat_init(struct api *a);     /* load open conversations (blocking, at start) */
+void api_chat_free(struct api *a);
+/* Once the lws context exists (before the web thread runs): start the
+ * abandonment grace timers of loaded conversations nobody is attached to. */
+void api_chat_arm_all(struct api *a);
+/* /api/v1/chat/... (public, `rest` after "/api/v1/chat/") */
+void api_handle_chat_public(struct api_req *req, const char *rest);
+/* /api/v1/chats... (staff, `rest` after "/api/v1/") */
+void api_handle_chats(struct api_req *req, const char *rest);
+void api_handle_customer_interactions(struct api_req *req, int64_t customer_id);
+/* Add the chat endpoints to the OpenAPI document (api_schema.c calls it). */
+void api_chat_openapi(json_t *paths, json_t *schemas);
+/* Is this an upload path (raw body up to 10 MiB, any Content-Type)? */
+bool api_chat_is_upload(const char *path);
+/* Widget socket events (api_ws.c calls these) */
+void api_chat_visitor_open(struct api *a, struct api_ws *ws);
+void api_chat_visitor_frame(struct api *a, struct api_ws *ws, json_t *j);
+void api_chat_visitor_closed(struct api *a, struct api_ws *ws);
+/* A staff stream frame other than subscribe; returns false if unknown. */
+bool api_chat_staff_frame(struct api *a, struct api_ws *ws, const char *type, json_t *j);
+/* On the store thread, for a chat.message event: fill m's seq and, for
+ * kind "message", its widget frame (m->visitor). */
+void api_chat_prepare(struct api_evmsg *m, const struct store_event *ev);
+/* Committed events after topic delivery: route chat.* to participants and visitors. */
+void api_chat_on_events(struct api *a, struct api_evmsg **evs, size_t n);
+/* api_ws.c helpers for api_chat.c */
+void api_ws_send(struct api *a, struct api_ws *ws, struct api_evmsg *m); /* takes a ref */
+void api_ws_send_json(struct api *a, struct api_ws *ws, json_t *j);     /* steals j */
+bool api_ws_topic_match(const struct api_ws *ws, const char *type);
+void api_ws_unref(struct api_ws *ws);
+/* api_auth.c */
+void api_token_hash(const char *token, char out[65]);
+void api_random_token(char *out, size_t size, size_t nbytes);
 
 /* api_metrics.c */
 void api_metrics_observe(struct api *a, int status, int64_t us);

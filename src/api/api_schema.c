@@ -5,6 +5,7 @@
  * "skills[2].level") so that the UI can put the message next to the input.
  */
 #include "api/api_schema.h"
+#include "api/api_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -128,6 +129,8 @@ static const struct schema_field sticky_props[] = {
 	{0},
 };
 
+static const struct schema_field wrap_code_item = {.type = SCHEMA_STRING, .min = 1, .max = 64};
+
 static const struct schema_field queue_fields[] = {
 	{.name = "name", .type = SCHEMA_STRING, .required = true, .min = 1, .max = 100},
 	{.name = "description", .type = SCHEMA_STRING, .max = 2000, .def = "\"\""},
@@ -152,6 +155,11 @@ static const struct schema_field queue_fields[] = {
 	{.name = "max_wait_queue_id", .type = SCHEMA_REF, .nullable = true, .ref = "queues",
 	 .def = "null", .desc = "max_wait_action queue: where the contact moves (keeping its place in time)"},
 	{.name = "sticky_agent", .type = SCHEMA_OBJECT, .props = sticky_props, .def = "{}"},
+	{.name = "wrap_up_codes", .type = SCHEMA_ARRAY, .max = 50, .items = &wrap_code_item,
+	 .unique_items = true, .def = "[]",
+	 .desc = "Disposition codes for wrap-up; when not empty, a disposition must be one of them"},
+	{.name = "disposition_required", .type = SCHEMA_BOOL, .def = "false",
+	 .desc = "Wrap-up must give a disposition"},
 	{0},
 };
 
@@ -658,6 +666,31 @@ static json_t *param(const char *name, const char *in, const char *type, bool re
 			 required, "schema", "type", type, "description", desc);
 }
 
+/* Output schemas written by hand (queue status, live figures): an object
+ * whose every property is required and no other is allowed. */
+static json_t *closed_object(json_t *props)
+{
+	json_t *req = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(props, k, v)
+		json_array_append_new(req, json_string(k));
+	return json_pack("{s:s, s:b, s:o, s:o}", "type", "object", "additionalProperties", 0,
+			 "required", req, "properties", props);
+}
+
+static json_t *count_schema(void)
+{
+	return json_pack("{s:s, s:i}", "type", "integer", "minimum", 0);
+}
+
+static json_t *per_channel(void)
+{
+	return closed_object(json_pack("{s:o, s:o, s:o, s:o}", "voice", count_schema(), "chat",
+				       count_schema(), "email", count_schema(), "messaging",
+				       count_schema()));
+}
+
 json_t *schema_openapi(void)
 {
 	json_t *paths = json_object(), *schemas = json_object();
@@ -824,10 +857,11 @@ json_t *schema_openapi(void)
 			"{s:s, s:b, s:{s:{s:s, s:i}}}", "type", "object", "additionalProperties", 0,
 			"properties", "reason", "type", "string", "maxLength", 200));
 		json_object_set_new(schemas, "Wrapup", json_pack(
-			"{s:s, s:b, s:[s], s:{s:{s:s, s:i, s:i}, s:{s:s, s:i}}}", "type", "object",
-			"additionalProperties", 0, "required", "disposition", "properties", "disposition",
-			"type", "string", "minLength", 1, "maxLength", 64, "notes", "type", "string",
-			"maxLength", 2000));
+			"{s:s, s:b, s:{s:{s:s, s:i, s:s}, s:{s:s, s:i}}}", "type", "object",
+			"additionalProperties", 0, "properties", "disposition",
+			"type", "string", "maxLength", 64, "description",
+			"One of the queue's wrap_up_codes when it has any; required when the queue "
+			"says disposition_required", "notes", "type", "string", "maxLength", 2000));
 		json_object_set_new(schemas, "AgentStateInput", json_pack(
 			"{s:s, s:b, s:[s], s:{s:{s:s, s:[s,s,s]}, s:{s:s, s:i}}}", "type", "object",
 			"additionalProperties", 0, "required", "state", "properties", "state", "type",
@@ -879,6 +913,55 @@ json_t *schema_openapi(void)
 			"put", op("Request available, away or offline (own agent, or admin/supervisor)",
 				  "routing", ref("AgentStateInput"), resp("The state", ref("AgentState")),
 				  "200", err_task, NULL)));
+
+		/* The customer left; queue status; the supervisor's live figures. */
+		json_object_set_new(paths, "/api/v1/tasks/{id}/abandon", json_pack("{s:[o], s:o}",
+			"parameters", param("id", "path", "integer", true, "Task id"), "post",
+			op("The customer left while the task waited or was offered (admin, supervisor); "
+			   "409 once accepted", "routing", ref("TaskCancel"),
+			   resp("Abandoned", ref("Task")), "200", err_task, NULL)));
+		json_t *chans = json_pack("{s:s, s:{s:s, s:[s,s,s,s]}}", "type", "array", "items", "type",
+					  "string", "enum", "voice", "chat", "email", "messaging");
+		json_object_set_new(schemas, "QueueStatus", closed_object(json_pack("{s:{s:s, s:o}}",
+			"queues", "type", "array", "items", closed_object(json_pack(
+				"{s:{s:s}, s:{s:s}, s:o, s:{s:s, s:s}, s:o, s:o, s:o}",
+				"id", "type", "integer", "name", "type", "string", "channels", chans,
+				"open", "type", "boolean", "description",
+				"Within the queue's business hours (its own time zone) now",
+				"agents_logged_in", count_schema(), "agents_available", count_schema(),
+				"waiting", count_schema())))));
+		json_object_set_new(paths, "/api/v1/queue-status", json_pack("{s:o}", "get",
+			op("Is a queue open by its business hours, who is logged in and available, how many "
+			   "wait (any logged-in user; every queue without ?queue)", "routing", NULL,
+			   resp("Status", ref("QueueStatus")), "200",
+			   (const char *const[]){"401", "404", "422", "500", "503", NULL},
+			   json_pack("[o]", param("queue", "query", "integer", false, "Queue id")))));
+		json_t *live_queue = closed_object(json_pack(
+			"{s:{s:s}, s:{s:s}, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:[s,s], s:i, s:i, s:s}, s:o}",
+			"id", "type", "integer", "name", "type", "string", "waiting", count_schema(),
+			"longest_wait_seconds", count_schema(), "offered_today", count_schema(),
+			"answered_today", count_schema(), "abandoned_today", count_schema(),
+			"answered_in_sl_today", count_schema(), "service_level_today", "type", "number",
+			"null", "minimum", 0, "maximum", 1, "description",
+			"answered_in_sl_today / (answered_today + abandoned_today), 0-1; null before any",
+			"target", closed_object(json_pack("{s:{s:s}, s:{s:s}}", "percent", "type", "integer",
+							  "seconds", "type", "integer"))));
+		json_t *live_agent = closed_object(json_pack(
+			"{s:{s:s}, s:{s:s}, s:{s:[s,s]}, s:{s:s, s:[s,s,s,s,s]}, s:{s:[s,s]},"
+			" s:{s:s, s:s}, s:o, s:o, s:{s:s, s:{s:s}}}",
+			"agent_id", "type", "integer", "name", "type", "string", "user_id", "type", "integer",
+			"null", "state", "type", "string", "enum", "offline", "available", "away", "busy",
+			"wrapup", "reason", "type", "string", "null", "since", "type", "string", "format",
+			"date-time", "used", per_channel(), "capacity", per_channel(), "tasks", "type",
+			"array", "items", "type", "integer"));
+		json_object_set_new(schemas, "LiveStats", closed_object(json_pack(
+			"{s:{s:s, s:o}, s:{s:s, s:o}}", "queues", "type", "array", "items", live_queue,
+			"agents", "type", "array", "items", live_agent)));
+		json_object_set_new(paths, "/api/v1/live", json_pack("{s:o}", "get",
+			op("The supervisor's live figures: per queue waiting, longest wait and today's "
+			   "counts since local midnight; per agent state, load and tasks (admin, supervisor)",
+			   "routing", NULL, resp("The figures", ref("LiveStats")), "200",
+			   (const char *const[]){"401", "403", "500", "503", NULL}, NULL)));
 	}
 
 	json_object_set_new(schemas, "ErlangInput",
@@ -912,6 +995,8 @@ json_t *schema_openapi(void)
 		   resp("The report", json_pack("{s:s, s:[s,s,s,s]}", "type", "object", "required",
 						"replications", "intervals", "queues", "occupancy")),
 		   "200", (const char *const[]){"400", "401", "403", "413", "415", "422", NULL}, NULL)));
+	api_wfm_openapi(paths, schemas); /* api_wfm_schema.c: forecast, staffing, schedules, adherence */
+	api_chat_openapi(paths, schemas); /* api_chat.c */
 	json_object_set_new(paths, "/api/v1/openapi.json", json_pack("{s:o}", "get",
 		op("This document", "meta", NULL, resp("OpenAPI 3.1", json_pack("{s:s}", "type", "object")),
 		   "200", (const char *const[]){NULL}, NULL)));

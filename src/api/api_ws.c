@@ -21,8 +21,10 @@
 
 void api_evmsg_unref(struct api_evmsg *m)
 {
-	if (m && --m->refs <= 0)
+	if (m && --m->refs <= 0) {
+		api_evmsg_unref(m->visitor);
 		free(m);
+	}
 }
 
 struct api_evmsg *api_evmsg_from_text(const char *json, const char *type)
@@ -31,6 +33,9 @@ struct api_evmsg *api_evmsg_from_text(const char *json, const char *type)
 	struct api_evmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
 	if (m) {
 		m->refs = 1;
+		m->interaction = 0;
+		m->seq = 0;
+		m->visitor = NULL;
 		snprintf(m->type, sizeof(m->type), "%s", type);
 		m->len = len;
 		memcpy(m->buf + LWS_PRE, json, len);
@@ -60,10 +65,13 @@ struct api_evmsg *api_evmsg_from_event(const struct store_event *ev)
 	static const char *const names[] = {"actor", "interaction", "agent", "queue"};
 	for (int i = 0; i < 4; i++)
 		json_object_set_new(e, names[i], vals[i] ? json_integer(vals[i]) : json_null());
-	return evmsg_from_json(json_pack("{s:s, s:o}", "type", "event", "event", e), ev->type);
+	struct api_evmsg *m = evmsg_from_json(json_pack("{s:s, s:o}", "type", "event", "event", e), ev->type);
+	if (m)
+		m->interaction = ev->interaction;
+	return m;
 }
 
-static bool topic_match(const struct api_ws *ws, const char *type)
+bool api_ws_topic_match(const struct api_ws *ws, const char *type)
 {
 	if (!ws->topics)
 		return false;
@@ -119,26 +127,73 @@ static void ws_enqueue(struct api *a, struct api_ws *ws, struct api_evmsg *m)
 	lws_callback_on_writable(ws->wsi);
 }
 
+/* Only streams that subscribed to something are walked (a->topic_subs):
+ * agents' desktops that just take offers and their chats cost nothing per
+ * event. Chat events then go to their conversation's people (api_chat.c).
+ * Takes over the references in evs. */
 void api_ws_deliver(struct api *a, struct api_evmsg **evs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		a->m.events_published++;
-		for (struct api_ws *ws = a->subscribers; ws; ws = ws->next)
-			if (topic_match(ws, evs[i]->type))
+		for (struct api_ws *ws = a->topic_subs; ws; ws = ws->tnext)
+			if (api_ws_topic_match(ws, evs[i]->type))
 				ws_enqueue(a, ws, evs[i]);
-		api_evmsg_unref(evs[i]);
 	}
+	api_chat_on_events(a, evs, n);
+	for (size_t i = 0; i < n; i++)
+		api_evmsg_unref(evs[i]);
 }
 
-/* Offers go to the agent's own streams. A linear walk over the
- * subscribers: one per offer, cheap next to the offer itself at the
- * connection counts the web thread holds. */
+static size_t user_bucket(int64_t user_id)
+{
+	return (size_t)((uint64_t)user_id * 0x9E3779B97F4A7C15ull >> 54) % API_USER_BUCKETS;
+}
+
+/* Offers and chat events go to one user's own streams (a hash by user). */
 void api_ws_deliver_user(struct api *a, int64_t user_id, struct api_evmsg *m)
 {
-	for (struct api_ws *ws = a->subscribers; ws; ws = ws->next)
-		if (ws->who.user_id == user_id)
-			ws_enqueue(a, ws, m);
+	if (a->by_user)
+		for (struct api_ws *ws = a->by_user[user_bucket(user_id)]; ws; ws = ws->unext)
+			if (ws->who.user_id == user_id)
+				ws_enqueue(a, ws, m);
 	api_evmsg_unref(m);
+}
+
+void api_ws_send(struct api *a, struct api_ws *ws, struct api_evmsg *m)
+{
+	if (!ws->gone)
+		ws_enqueue(a, ws, m);
+}
+
+void api_ws_unref(struct api_ws *ws)
+{
+	if (ws && --ws->refs <= 0)
+		free(ws);
+}
+
+static void topics_link(struct api *a, struct api_ws *ws)
+{
+	if (ws->in_topics)
+		return;
+	ws->in_topics = true;
+	ws->tprev = NULL;
+	ws->tnext = a->topic_subs;
+	if (a->topic_subs)
+		a->topic_subs->tprev = ws;
+	a->topic_subs = ws;
+}
+
+static void topics_unlink(struct api *a, struct api_ws *ws)
+{
+	if (!ws->in_topics)
+		return;
+	ws->in_topics = false;
+	if (ws->tprev)
+		ws->tprev->tnext = ws->tnext;
+	else
+		a->topic_subs = ws->tnext;
+	if (ws->tnext)
+		ws->tnext->tprev = ws->tprev;
 }
 
 static void free_topics(struct api_ws *ws)
@@ -149,6 +204,15 @@ static void free_topics(struct api_ws *ws)
 		free(*t);
 	free(ws->topics);
 	ws->topics = NULL;
+}
+
+void api_ws_send_json(struct api *a, struct api_ws *ws, json_t *j)
+{
+	struct api_evmsg *m = evmsg_from_json(j, "control");
+	if (!m)
+		return;
+	api_ws_send(a, ws, m);
+	api_evmsg_unref(m);
 }
 
 static void send_control(struct api *a, struct api_ws *ws, json_t *j)
@@ -175,10 +239,16 @@ static void on_message(struct api *a, struct api_ws *ws)
 		send_error(a, ws, d);
 		return;
 	}
+	if (ws->visitor) {
+		api_chat_visitor_frame(a, ws, j); /* takes j */
+		return;
+	}
 	const char *type = json_string_value(json_object_get(j, "type"));
 	json_t *topics = json_object_get(j, "topics");
-	if (!type || strcmp(type, "subscribe") != 0) {
-		send_error(a, ws, "type: expected \"subscribe\"");
+	if (type && strcmp(type, "subscribe") != 0 && api_chat_staff_frame(a, ws, type, j)) {
+		/* handled */
+	} else if (!type || strcmp(type, "subscribe") != 0) {
+		send_error(a, ws, "type: expected \"subscribe\", \"chat_message\", \"chat_typing\" or \"chat_read\"");
 	} else if (!json_is_array(topics) || json_array_size(topics) > 32) {
 		send_error(a, ws, "topics: expected an array of up to 32 strings");
 	} else {
@@ -196,6 +266,10 @@ static void on_message(struct api *a, struct api_ws *ws)
 			ws->topics = calloc(n + 1, sizeof(char *));
 			for (i = 0; ws->topics && i < n; i++)
 				ws->topics[i] = strdup(json_string_value(json_array_get(topics, i)));
+			if (ws->topics && n)
+				topics_link(a, ws);
+			else
+				topics_unlink(a, ws);
 			send_control(a, ws, json_pack("{s:s, s:O}", "type", "subscribed", "topics", topics));
 		}
 	}
@@ -213,13 +287,15 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 	case LWS_CALLBACK_ESTABLISHED: {
 		char uri[64] = "";
 		lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-		if (strcmp(uri, "/api/v1/events") != 0) {
+		bool visitor = strcmp(uri, "/api/v1/chat/ws") == 0;
+		if (!visitor && strcmp(uri, "/api/v1/events") != 0) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					 (unsigned char *)"no such stream", 14);
 			return -1;
 		}
 		struct api_principal who;
-		if (!api_auth_request(a, wsi, true, NULL, &who)) {
+		memset(&who, 0, sizeof(who));
+		if (!visitor && !api_auth_request(a, wsi, true, NULL, &who)) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					 (unsigned char *)"unauthorized", 12);
 			return -1;
@@ -227,14 +303,31 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 		ws = calloc(1, sizeof(*ws));
 		if (!ws)
 			return -1;
+		ws->refs = 1;
 		ws->wsi = wsi;
 		ws->who = who;
+		conn->ws = ws;
+		a->m.ws_connections++;
+		if (visitor) {
+			/* widget visitors: no hello, no topics, not a subscriber */
+			ws->visitor = true;
+			ws->hello_sent = true;
+			api_chat_visitor_open(a, ws);
+			return 0;
+		}
 		ws->next = a->subscribers;
 		if (a->subscribers)
 			a->subscribers->prev = ws;
 		a->subscribers = ws;
-		conn->ws = ws;
-		a->m.ws_connections++;
+		if (!a->by_user)
+			a->by_user = calloc(API_USER_BUCKETS, sizeof(*a->by_user));
+		if (a->by_user) {
+			struct api_ws **b = &a->by_user[user_bucket(who.user_id)];
+			ws->unext = *b;
+			if (*b)
+				(*b)->uprev = ws;
+			*b = ws;
+		}
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -305,18 +398,32 @@ int api_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct ap
 	case LWS_CALLBACK_CLOSED:
 		if (!ws)
 			return 0;
-		if (ws->prev)
-			ws->prev->next = ws->next;
-		else
-			a->subscribers = ws->next;
-		if (ws->next)
-			ws->next->prev = ws->prev;
+		if (ws->visitor) {
+			api_chat_visitor_closed(a, ws);
+		} else {
+			if (ws->prev)
+				ws->prev->next = ws->next;
+			else
+				a->subscribers = ws->next;
+			if (ws->next)
+				ws->next->prev = ws->prev;
+			if (ws->uprev)
+				ws->uprev->unext = ws->unext;
+			else if (a->by_user)
+				a->by_user[user_bucket(ws->who.user_id)] = ws->unext;
+			if (ws->unext)
+				ws->unext->uprev = ws->uprev;
+			topics_unlink(a, ws);
+		}
 		ring_clear(ws);
 		free_topics(ws);
 		free(ws->rx);
-		free(ws);
+		ws->rx = NULL;
+		ws->gone = true;
+		ws->wsi = NULL;
 		conn->ws = NULL;
 		a->m.ws_connections--;
+		api_ws_unref(ws); /* chat jobs in flight may hold it a little longer */
 		return 0;
 	default:
 		return 0;

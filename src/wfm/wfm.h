@@ -679,4 +679,101 @@ void wfm_sched_result_free(struct wfm_sched_result *r);
 /* Static name: "cbc_optimal", "cbc_feasible", "fallback"; "?" otherwise. */
 const char *wfm_sched_method_name(enum wfm_sched_method m);
 
+/* ------------------------------------------------------------------------
+ * Plans from the event log (wfm_plan.c): the patience estimate, staffing
+ * per interval of a forecast, and schedule adherence. Pure: no I/O, no
+ * clock, no allocation. docs/WFM.md ("Forecasts, staffing and adherence
+ * from the event log") states the definitions.
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Mean patience 1/theta for Erlang A by the maximum-likelihood estimator of
+ * an exponential patience under censoring: the total time every contact
+ * spent waiting (answered ones until answered, abandoned ones until they
+ * hung up, others until they left the queue) over the number that
+ * abandoned. Equivalently E[wait] / P(abandon) (Mandelbaum and Zeltyn).
+ * Returns INFINITY when nobody abandoned (use Erlang C), NAN for negative
+ * or non-finite input.
+ */
+double wfm_patience_mle(double total_wait_s, double n_abandoned);
+
+/* Staffing per interval. wfm_plan_opts_init(): Erlang C, 900 s intervals,
+ * infinite patience, 80% within 20 s (answered), no shrinkage, at most
+ * 100,000 agents per interval. */
+struct wfm_plan_opts {
+	enum wfm_model model; /* WFM_ERLANG_C or WFM_ERLANG_A */
+	double interval_s;    /* > 0 */
+	double patience_s;    /* Erlang A; INFINITY turns A into C */
+	double sl_seconds;    /* >= 0 */
+	double target_sl;     /* in (0, 1): answered within sl_seconds */
+	double shrinkage;     /* in [0, 1) */
+	long max_agents;      /* beyond: the interval is unreachable (-1) */
+};
+
+void wfm_plan_opts_init(struct wfm_plan_opts *o);
+
+/*
+ * For each of n intervals with calls[i] offered contacts of mean handle
+ * time aht_s[i]: agents[i] = the fewest agents meeting the service level
+ * (wfm_staff; 0 when calls[i] <= 0), scheduled[i] =
+ * wfm_scheduled_staff(agents[i], shrinkage), sl[i] the service level
+ * reached (NAN without calls). An interval that no count up to max_agents
+ * can serve gets -1 in agents and scheduled. scheduled and sl may be NULL.
+ * Returns 0, or -EINVAL (bad options, or a non-positive handle time where
+ * calls > 0).
+ */
+int wfm_staff_intervals(const struct wfm_plan_opts *o, const double *calls, const double *aht_s,
+			size_t n, long *agents, long *scheduled, double *sl);
+
+/* Adherence: what an agent was scheduled to do in an interval, and the
+ * states the server reports (agent.state_changed). */
+enum wfm_adh_sched { WFM_ADH_OFF = 0, WFM_ADH_WORK, WFM_ADH_BREAK };
+enum wfm_adh_state {
+	WFM_ADH_OFFLINE = 0,
+	WFM_ADH_AVAILABLE,
+	WFM_ADH_AWAY,
+	WFM_ADH_BUSY,
+	WFM_ADH_WRAPUP,
+	WFM_ADH_STATES
+};
+
+/* A state change at t_ms (epoch milliseconds). */
+struct wfm_adh_change {
+	int64_t t_ms;
+	enum wfm_adh_state state;
+};
+
+/* One interval: seconds elapsed (up to now), seconds in adherence, and the
+ * state held longest (-1 when no time elapsed). */
+struct wfm_adh_interval {
+	double elapsed_s, in_s;
+	int dominant;
+};
+
+/* The day: elapsed and adherent seconds over every interval, and over the
+ * scheduled span only (work and breaks), which is what the percentage
+ * uses; the state at now_ms. */
+struct wfm_adh_total {
+	double elapsed_s, in_s;
+	double scheduled_s, scheduled_in_s;
+	enum wfm_adh_state current;
+};
+
+/* 1 when state a is in adherence with scheduled activity s: scheduled to
+ * work and available, busy or in wrap-up; or on a break or off and away or
+ * offline. */
+int wfm_adh_in(enum wfm_adh_sched s, enum wfm_adh_state a);
+
+/*
+ * One agent's adherence over n intervals of interval_s seconds from
+ * start_ms, counting time up to now_ms only. sched[i] is an enum
+ * wfm_adh_sched; the agent is in `initial` at start_ms unless a change at
+ * or before start_ms says otherwise; ch[0..n_ch) are the changes in time
+ * order (earlier ones only set the starting state). Fills out[0..n) and
+ * *tot. Returns 0 or -EINVAL (bad values, changes out of order).
+ */
+int wfm_adherence(const unsigned char *sched, size_t n, double interval_s, int64_t start_ms,
+		  int64_t now_ms, enum wfm_adh_state initial, const struct wfm_adh_change *ch,
+		  size_t n_ch, struct wfm_adh_interval *out, struct wfm_adh_total *tot);
+
 #endif

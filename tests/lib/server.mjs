@@ -28,6 +28,18 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Start a server. opts.dataDir reuses a directory (restart after kill);
 // opts.args adds command-line arguments; opts.env adds environment.
 export async function startServer(opts = {}) {
+  // A port freePort() handed out can be taken by someone else before the
+  // server binds it (busy shared machines): pick another and try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(opts);
+    } catch (e) {
+      if (opts.port || attempt >= 4 || !/could not start the HTTP server/.test(String(e.message))) throw e;
+    }
+  }
+}
+
+async function startServerOnce(opts) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'hotline-test-'));
   const port = opts.port || (await freePort());
   const args = ['serve', '--data', dataDir, '--http-port', String(port),

@@ -9,5 +9,6 @@
  * number failed. */
 int wfm_forecast_tests(int *passed, int *failed);
 int wfm_sim_tests(int *passed, int *failed);
+int wfm_plan_tests(int *passed, int *failed);
 
 #endif
