@@ -46,7 +46,11 @@ function query(params) {
 export async function request(method, path, body, opts = {}) {
   const headers = { accept: 'application/json, application/problem+json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal: opts.signal };
-  if (body !== undefined) {
+  if (opts.raw) {
+    // A raw body (a file upload) with the caller's own headers.
+    Object.assign(headers, opts.headers || {});
+    init.body = body;
+  } else if (body !== undefined) {
     headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -95,6 +99,9 @@ export const api = {
     }
     return items;
   },
+
+  // POST a file as the raw body: headers carry its Content-Type (and e.g. X-Filename).
+  upload: (path, blob, headers, opts) => request('POST', path, blob, { ...opts, raw: true, headers }),
 
   me: (opts) => request('GET', '/auth/me', undefined, { ...opts, noAuthHook: true }),
   login: (username, password) =>

@@ -1,7 +1,7 @@
 // app.js: boot, session, hash routing and the page shell (top bar, left
 // navigation, main area). Routes:
 //   #/login  #/admin/<kind>[?after=N]  #/admin/<kind>/new  #/admin/<kind>/<id>
-//   #/agent  #/supervisor
+//   #/agent  #/supervisor  #/wfm  #/wfm/<page> (pages/wfm_pages.js)
 import { h, replace } from './dom.js';
 import { t, setLanguage, browserLanguage } from './i18n.js';
 import { api, setCsrf, onUnauthorized } from './api.js';
@@ -11,6 +11,7 @@ import { loginPage } from './pages/login.js';
 import { agentPage } from './pages/agent.js';
 import { supervisorPage } from './pages/supervisor.js';
 import { wfmPage } from './pages/wfm.js';
+import { WFM_PAGES } from './pages/wfm_pages.js';
 import { setFlash, pageHeader, linkButton, errorMessage, notice } from './ui.js';
 
 const session = { user: null };
@@ -139,6 +140,9 @@ async function route() {
     } else if (parts[0] === 'wfm' && parts.length === 1) {
       if (session.user.role === 'agent') return forbidden(main);
       wfmPage(main, env);
+    } else if (parts[0] === 'wfm' && parts.length === 2 && Object.hasOwn(WFM_PAGES, parts[1])) {
+      if (session.user.role === 'agent') return forbidden(main);
+      WFM_PAGES[parts[1]](main, env);
     } else if (parts[0] === 'supervisor' && parts.length === 1) {
       if (session.user.role === 'agent') return forbidden(main);
       supervisorPage(main, env);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
 
 import en from '../../web/i18n/en.js';
 import sv from '../../web/i18n/sv.js';
@@ -130,4 +131,36 @@ test('i18n.js registers every table and setLanguage() switches to it', async () 
     globalThis.document = saved.document;
     Object.defineProperty(globalThis, 'navigator', { value: saved.navigator, configurable: true, writable: true });
   }
+});
+
+test('the chat widget (web/widget.js): five tables, same keys and placeholders, ASCII source', () => {
+  // Outside a browser the widget only hands out its tables.
+  const src = readFileSync(fileURLToPath(new URL('../../web/widget.js', import.meta.url)), 'utf8');
+  assert.ok(!/[^\x00-\x7f]/.test(src), 'widget.js must be ASCII (write other letters as \\uXXXX)');
+  const sandbox = {};
+  vm.runInNewContext(src, sandbox);
+  const W = sandbox.HotlineWidgetStrings;
+  assert.deepEqual(Object.keys(W).sort(), Object.keys(TABLES).sort());
+  const ref = Object.keys(W.en).sort();
+  assert.ok(ref.length > 30, 'the widget\'s English table looks too small');
+  const problems = [];
+  for (const [code, table] of Object.entries(W)) {
+    const keys = Object.keys(table).sort();
+    if (keys.join() !== ref.join()) {
+      problems.push(`${code}: missing ${ref.filter((k) => !(k in table))} extra ${keys.filter((k) => !(k in W.en))}`);
+    }
+    for (const [key, s] of Object.entries(table)) {
+      if (typeof s !== 'string' || s.trim() === '') { problems.push(`${code} ${key}: empty`); continue; }
+      if (/[<>]/.test(s)) problems.push(`${code} ${key}: markup`);
+      if (/[{}]/.test(s.replace(/\{\w+\}/g, ''))) problems.push(`${code} ${key}: stray brace`);
+      if (key in W.en && placeholders(s).join() !== placeholders(W.en[key]).join()) {
+        problems.push(`${code} ${key}: want {${placeholders(W.en[key])}} got {${placeholders(s)}}`);
+      }
+    }
+    if (code !== 'en') {
+      const same = ref.filter((k) => table[k] === W.en[k]);
+      if (same.length >= ref.length * 0.15) problems.push(`${code}: ${same.length} strings identical to English`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });

@@ -9,8 +9,22 @@ import { startServer, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
 
 const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
 let srv, browser;
+
+// A port below the ephemeral range, tried again when taken: on a busy
+// machine the ephemeral port freePort() hands out can be taken by some
+// client's connection before the server binds it.
+async function startServerRetry(opts = {}) {
+  for (let i = 0; ; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    try {
+      return await startServer({ ...opts, port });
+    } catch (e) {
+      if (i >= 5 || !/could not start the HTTP server/.test(String(e && e.message))) throw e;
+    }
+  }
+}
 before(async () => {
-  srv = await startServer({ args: ['--web', webDir] });
+  srv = await startServerRetry({ args: ['--web', webDir] });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
     '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 });
@@ -52,5 +66,108 @@ test('the staffing calculator shows the server\'s answer and a chart', async () 
   await page.getByLabel('Average patience (seconds)').fill('60');
   await page.getByRole('button', { name: 'Calculate' }).click();
   await page.locator('#wfm-figures tr', { hasText: 'Abandoned' }).waitFor();
+  assert.deepEqual(errors, []);
+});
+
+// ---- the workforce pages: forecast, staffing curve, schedule grid,
+// adherence, simulator. Each draws its charts as SVG; no page logs an error.
+
+async function signedIn() {
+  const page = await (await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' })).newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(srv.base + '/');
+  await page.getByLabel('Username').fill('admin');
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Staffing', exact: true }).waitFor();
+  // from here on (the 401 of the logged-out boot is expected) no errors
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  return { page, errors };
+}
+
+let wfmData;
+async function data() {
+  if (wfmData) return wfmData;
+  const { token } = await login(srv.base);
+  const c = client(srv.base, token);
+  const q = await c.post('/api/v1/queues', { name: 'Forecast queue', channels: ['chat'] });
+  assert.equal(q.status, 201, q.text);
+  for (let i = 0; i < 3; i++) assert.equal((await c.post('/api/v1/tasks', { queue_id: q.json.id })).status, 201);
+  for (const name of ['Ada', 'Ben']) assert.equal((await c.post('/api/v1/agents', { name })).status, 201);
+  wfmData = { queue: q.json.id };
+  return wfmData;
+}
+
+test('the forecast page draws actual against forecast', async () => {
+  await data();
+  const { page, errors } = await signedIn();
+  await page.getByRole('link', { name: 'Staffing', exact: true }).click();
+  await page.getByRole('link', { name: 'Forecast' }).click();
+  await page.locator('#fc-queue option', { hasText: 'Forecast queue' }).waitFor({ state: 'attached' });
+  await page.getByLabel('Queue').selectOption({ label: 'Forecast queue' });
+  await page.getByLabel('History (days)').fill('7');
+  await page.getByRole('button', { name: 'Show forecast' }).click();
+  await page.locator('svg#wfm-forecast-chart').waitFor();
+  assert.ok(await page.locator('svg#wfm-forecast-chart polyline.actual, svg#wfm-forecast-chart circle.actual').count() >= 1);
+  assert.ok(await page.locator('svg#wfm-forecast-chart polyline.forecast').count() >= 1);
+  assert.equal(await page.locator('svg#wfm-aht-chart').count(), 1);
+  assert.match(await page.locator('#wfm-forecast-figures').textContent(), /3 arrived/);
+  assert.deepEqual(errors, []);
+});
+
+test('the staffing page draws agents per interval', async () => {
+  await data();
+  const { page, errors } = await signedIn();
+  await page.goto(srv.base + '/#/wfm/staffing');
+  await page.locator('#st-queue option', { hasText: 'Forecast queue' }).waitFor({ state: 'attached' });
+  await page.getByLabel('Queue').selectOption({ label: 'Forecast queue' });
+  await page.getByLabel('History (days)').fill('7');
+  await page.getByRole('button', { name: 'Calculate' }).click();
+  await page.locator('svg#wfm-staffing-chart').waitFor();
+  assert.equal(await page.locator('svg#wfm-staffing-chart polyline.agents').count(), 1);
+  assert.equal(await page.locator('svg#wfm-staffing-chart polyline.scheduled').count(), 1);
+  assert.equal(await page.locator('svg#wfm-calls-chart').count(), 1);
+  assert.deepEqual(errors, []);
+});
+
+test('the schedule page builds, draws and publishes a schedule; adherence shows it', async () => {
+  await data();
+  const { page, errors } = await signedIn();
+  await page.goto(srv.base + '/#/wfm/schedule');
+  await page.getByRole('checkbox', { name: 'Ada' }).waitFor();
+  await page.getByLabel('Solver time limit (seconds)').fill('2');
+  await page.getByRole('button', { name: 'Build schedule' }).click();
+  await page.locator('svg#wfm-schedule-grid, .wfm-out .notice').first().waitFor();
+  assert.equal(await page.locator('.wfm-out .notice').count(), 0, await page.locator('.wfm-out').textContent());
+  assert.ok(await page.locator('svg#wfm-schedule-grid rect.shift').count() >= 2);
+  assert.ok(await page.locator('svg#wfm-schedule-grid rect.break').count() >= 2);
+  assert.equal(await page.locator('svg#wfm-coverage-chart polyline.required').count(), 1);
+  assert.equal(await page.locator('svg#wfm-coverage-chart polyline.coverage').count(), 1);
+  await page.getByRole('button', { name: 'Publish' }).click();
+  await page.getByRole('heading', { name: /· published$/ }).waitFor();
+  await page.locator('.wfm-saved-list li', { hasText: 'published' }).waitFor();
+
+  await page.getByRole('link', { name: 'Adherence' }).click();
+  await page.locator('svg#adherence-day-timeline').waitFor();
+  assert.ok(await page.locator('svg#adherence-day-timeline rect.sched-work').count() >= 2);
+  await page.locator('#adherence-panel .adh-agent', { hasText: 'Ada' }).waitFor();
+  assert.equal(await page.locator('#adherence-panel svg#adherence-panel-timeline').count(), 1);
+  assert.deepEqual(errors, []);
+});
+
+test('the simulator page draws service level and wait with confidence bands', async () => {
+  const { page, errors } = await signedIn();
+  await page.goto(srv.base + '/#/wfm/simulate');
+  await page.getByLabel('Intervals').fill('4');
+  await page.getByLabel('Contacts per interval').fill('30, 40, 40, 30');
+  await page.getByLabel('Agents per interval').fill('9');
+  await page.getByLabel('Replications').fill('5');
+  await page.getByRole('button', { name: 'Simulate' }).click();
+  await page.locator('svg#wfm-sim-sl-chart').waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('svg#wfm-sim-sl-chart polyline.simulated').count(), 1);
+  assert.ok(await page.locator('svg#wfm-sim-sl-chart polygon.band').count() >= 1);
+  assert.equal(await page.locator('svg#wfm-sim-wait-chart polyline.simulated').count(), 1);
+  assert.match(await page.locator('#wfm-sim-figures').textContent(), /±/);
   assert.deepEqual(errors, []);
 });

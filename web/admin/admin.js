@@ -325,5 +325,46 @@ export async function formPage(main, kind, id, env) {
     h('header', { class: 'page-header' }, heading,
       h('div', { class: 'page-actions' }, linkButton(listHref, t('action.back_to', { what: t(def.title) }), 'button secondary'))),
     meta, writable ? null : h('p', { class: 'notice notice-info' }, t('msg.read_only')), notices.el, form);
+  if (kind === 'queues' && record && (record.channels || []).includes('chat')) main.append(widgetSnippet(record));
   fieldset.querySelector('input, select, textarea')?.focus();
+}
+
+// ---- the chat widget's snippet (queues) ----------------------------------
+
+// The tag a site owner pastes to show the chat button for this queue
+// (web/widget.js). The queue name is escaped for an HTML attribute.
+function widgetSnippet(queue) {
+  const attr = String(queue.name).replace(/&/g, '&amp;').replace(/"/g, '&quot;')
+    .replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const code = `<script src="${location.origin}/widget.js" data-queue="${attr}" async></script>`;
+  const id = 'widget-snippet';
+  const box = h('textarea', { id, class: 'widget-snippet', readonly: true, rows: 3, spellcheck: 'false',
+    'aria-describedby': `${id}-hint` });
+  box.value = code;
+  box.addEventListener('focus', () => box.select());
+  const status = h('span', { class: 'hint', role: 'status' });
+  const copy = h('button', { type: 'button', class: 'button secondary' }, t('widget.copy'));
+  copy.addEventListener('click', async () => {
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(code);
+      ok = true;
+    } catch {
+      box.focus();
+      box.select();
+      try { ok = document.execCommand('copy'); } catch { ok = false; }
+    }
+    replace(status, ok ? t('widget.copied') : t('widget.copy_failed'));
+  });
+  const demo = h('a', { href: `/widget-demo.html?${new URLSearchParams({ queue: queue.name })}`, target: '_blank',
+    rel: 'noopener' }, t('widget.try'));
+  const section = h('section', { class: 'edit-form widget-embed', 'aria-labelledby': `${id}-title` },
+    h('h2', { id: `${id}-title` }, t('widget.title')),
+    h('div', { class: 'field' },
+      h('label', { for: id }, t('widget.snippet')),
+      h('p', { class: 'hint', id: `${id}-hint` }, t('widget.hint')),
+      box),
+    h('div', { class: 'form-actions' }, copy, status, h('span', { class: 'spacer' }), demo));
+  section.style.marginTop = '1.5rem';
+  return section;
 }

@@ -1,4 +1,5 @@
-// pages/wfm.js: the staffing calculator. Sends a load (calls per interval,
+// pages/wfm.js: the staffing calculator, the first of the workforce pages
+// (the others: pages/wfm_pages.js). Sends a load (calls per interval,
 // handle time, patience, service-level goal) to POST /api/v1/wfm/erlang and
 // shows the figures and a chart of service level against the number of
 // agents. The chart is SVG built node by node (no markup strings).
@@ -6,6 +7,7 @@ import { h, replace } from '../dom.js';
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import { pageHeader, notice, errorMessage } from '../ui.js';
+import { wfmTabs } from './wfm_common.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 function s(tag, attrs, ...children) {
@@ -117,5 +119,5 @@ export function wfmPage(main, env) {
       replace(out, notice('error', errorMessage(e)));
     }
   });
-  replace(main, pageHeader(t('nav.wfm')), h('p', { class: 'hint' }, t('wfm.intro')), form, out);
+  replace(main, pageHeader(t('nav.wfm')), wfmTabs('#/wfm'), h('p', { class: 'hint' }, t('wfm.intro')), form, out);
 }
