@@ -2857,8 +2857,15 @@ int api_chat_init(struct api *a)
 	 * HOTLINE_CHAT_GRACE_MS (docs/OPERATIONS.md). */
 	a->chat->grace_us = 120 * LWS_US_PER_SEC;
 	const char *g = getenv("HOTLINE_CHAT_GRACE_MS");
-	if (g && atoll(g) > 0)
-		a->chat->grace_us = atoll(g) * LWS_US_PER_MS;
+	if (g) {
+		char *end;
+		errno = 0;
+		long long ms = strtoll(g, &end, 10);
+		if (!errno && end != g && !*end && ms > 0 && ms <= 24LL * 3600 * 1000)
+			a->chat->grace_us = ms * LWS_US_PER_MS;
+		else
+			LOG_WARN(MOD, "HOTLINE_CHAT_GRACE_MS=%s ignored: expected 1 to 86400000", g);
+	}
 	if (a->o.data_dir && *a->o.data_dir) {
 		snprintf(a->chat->attach_dir, sizeof(a->chat->attach_dir), "%s/attachments", a->o.data_dir);
 		if (mkdir(a->chat->attach_dir, 0750) && errno != EEXIST)
