@@ -719,6 +719,31 @@ static int name_cb(const struct store_val *c, int n, void *arg)
 	return 0;
 }
 
+/* conv_head for a job that acts on a conversation: 404 when there is
+ * none, 409 once it ended (unless the job may act on ended ones). */
+static int live_head(struct store_tx *tx, struct chat_op *op, struct conv_head *h, bool ended_ok)
+{
+	int r = conv_head(tx, op->conv, h);
+	if (r == -ENOENT)
+		return op_fail(op, 404, NULL, "no such conversation");
+	if (!r && !ended_ok && strcmp(h->state, "ended") == 0)
+		return op_fail(op, 409, NULL, "the conversation has ended");
+	return r;
+}
+
+/* Append one event about the conversation (payload pl is taken). */
+static int conv_event(struct store_tx *tx, const char *type, int64_t conv, int64_t queue,
+		      int64_t agent, int64_t actor, json_t *pl)
+{
+	char *payload = json_dumps(pl, JSON_COMPACT);
+	json_decref(pl);
+	struct store_event ev = {.type = type, .interaction = conv, .queue = queue, .agent = agent,
+				 .actor = actor, .payload = payload};
+	int r = payload ? store_event_append(tx, &ev) : -ENOMEM;
+	free(payload);
+	return r;
+}
+
 static int one_msg_cb(const struct store_val *c, int n, void *arg)
 {
 	(void)n;
@@ -732,9 +757,7 @@ static int one_msg_cb(const struct store_val *c, int n, void *arg)
 static int store_message(struct store_tx *tx, struct chat_op *op)
 {
 	struct conv_head h;
-	int r = conv_head(tx, op->conv, &h);
-	if (r == -ENOENT)
-		return op_fail(op, 404, NULL, "no such conversation");
+	int r = live_head(tx, op, &h, true); /* ended: checked below, after the resend check */
 	if (r)
 		return r;
 	struct store_val pd[] = {store_int(op->conv), store_text(op->client_id)};
@@ -928,12 +951,7 @@ static int start_prejob(struct store_tx *tx, void *arg)
 			       op->email[0] ? op->email : NULL, "language", op->lang, "queue_id",
 			       (json_int_t)op->queue, "customer_id", (json_int_t)op->customer_id,
 			       "offline", op->offline, "topic", op->topic[0] ? op->topic : NULL);
-	char *payload = json_dumps(pl, JSON_COMPACT);
-	json_decref(pl);
-	struct store_event ev = {.type = "chat.started", .interaction = op->conv, .queue = op->queue,
-				 .payload = payload};
-	r = store_event_append(tx, &ev);
-	free(payload);
+	r = conv_event(tx, "chat.started", op->conv, op->queue, 0, 0, pl);
 	if (r || !op->text)
 		return r;
 	snprintf(op->kind, sizeof(op->kind), "message");
@@ -1272,13 +1290,9 @@ static int end_job(struct store_tx *tx, void *arg)
 	struct api_req *req = arg;
 	struct chat_op *op = req->ctx;
 	struct conv_head h;
-	int r = conv_head(tx, op->conv, &h);
-	if (r == -ENOENT)
-		return op_fail(op, 404, NULL, "no such conversation");
+	int r = live_head(tx, op, &h, false);
 	if (r)
 		return r;
-	if (strcmp(h.state, "ended") == 0)
-		return op_fail(op, 409, NULL, "the conversation has ended already");
 	if (op->offline && (strcmp(h.state, "queued") != 0 || h.offline))
 		return op_fail(op, 409, NULL, "kept: an offline message or an agent took it");
 	op->task_id = h.task_id;
@@ -1292,13 +1306,7 @@ static int end_job(struct store_tx *tx, void *arg)
 		json_object_set_new(pl, "reason", json_string("customer-left"));
 	if (op->user_id)
 		json_object_set_new(pl, "user_id", json_integer(op->user_id));
-	char *payload = json_dumps(pl, JSON_COMPACT);
-	json_decref(pl);
-	struct store_event ev = {.type = "chat.ended", .interaction = op->conv, .queue = h.queue_id,
-				 .actor = op->user_id, .payload = payload};
-	r = store_event_append(tx, &ev);
-	free(payload);
-	if (r)
+	if ((r = conv_event(tx, "chat.ended", op->conv, h.queue_id, 0, op->user_id, pl)))
 		return r;
 	struct store_val pc[] = {store_int(op->conv)};
 	json_t *row = NULL;
@@ -1395,9 +1403,9 @@ static int rate_job(struct store_tx *tx, void *arg)
 	struct api_req *req = arg;
 	struct chat_op *op = req->ctx;
 	struct conv_head h;
-	int r = conv_head(tx, op->conv, &h);
+	int r = live_head(tx, op, &h, true);
 	if (r)
-		return r == -ENOENT ? op_fail(op, 404, NULL, "no such conversation") : r;
+		return r;
 	if (strcmp(h.state, "ended") != 0)
 		return op_fail(op, 422, "type", "a chat is rated after it ends");
 	int64_t changes = 0;
@@ -1409,14 +1417,8 @@ static int rate_job(struct store_tx *tx, void *arg)
 		return r;
 	if (!changes)
 		return op_fail(op, 422, "rating", "this chat has been rated already");
-	json_t *pl = json_pack("{s:I, s:s?}", "rating", (json_int_t)op->other, "comment", op->text);
-	char *payload = json_dumps(pl, JSON_COMPACT);
-	json_decref(pl);
-	struct store_event ev = {.type = "chat.rated", .interaction = op->conv, .queue = h.queue_id,
-				 .payload = payload};
-	r = store_event_append(tx, &ev);
-	free(payload);
-	return r;
+	return conv_event(tx, "chat.rated", op->conv, h.queue_id, 0, 0,
+			  json_pack("{s:I, s:s?}", "rating", (json_int_t)op->other, "comment", op->text));
 }
 
 static void rate_done(struct api_req *req)
@@ -1469,6 +1471,8 @@ static void message_begin(struct api *a, struct chat_op *op, struct api_req *htt
 		if (!req)
 			return;
 	} else {
+		if (req->ctx && req->ctx != op && req->ctx_free)
+			req->ctx_free(req->ctx); /* the handler's first context */
 		req->ctx = op;
 		req->ctx_free = op_free;
 	}
@@ -1587,6 +1591,55 @@ static bool may_write(const struct api_principal *who, const struct chat_conv *c
 	return privileged(who) || (c && conv_user_index(c, who->user_id) >= 0);
 }
 
+/* A staff message from body j (client_id, text, kind) to conversation c by
+ * who: checks it and returns the op to store (ws: the staff socket that
+ * gets the answer, or NULL for a REST request), or NULL with an HTTP
+ * status, detail and field. Who may write what: the chat's agents write
+ * messages and notes; supervisors write notes and whispers. */
+static struct chat_op *staff_message(struct api *a, struct api_ws *ws, const struct api_principal *who,
+				     const struct chat_conv *c, const json_t *j, int *status,
+				     const char **detail, const char **field)
+{
+	const char *kind = json_string_value(json_object_get(j, "kind"));
+	if (!kind)
+		kind = "message";
+	int ui = c ? conv_user_index(c, who->user_id) : -1;
+	*status = 422;
+	*field = message_invalid(j, detail);
+	if (*field)
+		return NULL;
+	if (strcmp(kind, "message") && strcmp(kind, "note") && strcmp(kind, "whisper")) {
+		*field = "kind";
+		*detail = "kind: expected message, note or whisper";
+		return NULL;
+	}
+	*status = 403;
+	*field = NULL;
+	if (strcmp(kind, "whisper") == 0 && !privileged(who)) {
+		*detail = "only supervisors whisper";
+		return NULL;
+	}
+	if (strcmp(kind, "message") == 0 ? ui < 0 : (ui < 0 && !privileged(who))) {
+		*detail = "only the chat's agents write here";
+		return NULL;
+	}
+	struct chat_op *op = op_new(a, ws);
+	if (!op) {
+		*status = 500;
+		*detail = "out of memory";
+		return NULL;
+	}
+	op->conv = c->id;
+	op->user_id = who->user_id;
+	snprintf(op->kind, sizeof(op->kind), "%s", kind);
+	snprintf(op->sender, sizeof(op->sender), "%s", ui >= 0 ? "agent" : "supervisor");
+	snprintf(op->name, sizeof(op->name), "%s", ui >= 0 ? c->users[ui].name : "");
+	snprintf(op->client_id, sizeof(op->client_id), "%s",
+		 json_string_value(json_object_get(j, "client_id")));
+	op->text = strdup(json_string_value(json_object_get(j, "text")));
+	return op;
+}
+
 bool api_chat_staff_frame(struct api *a, struct api_ws *ws, const char *type, json_t *j)
 {
 	if (strncmp(type, "chat_", 5) != 0)
@@ -1614,34 +1667,13 @@ bool api_chat_staff_frame(struct api *a, struct api_ws *ws, const char *type, js
 			visitors_send_json(a, c, json_pack("{s:s, s:I}", "type", "read", "seq",
 							   json_integer_value(seq)));
 	} else if (strcmp(type, "chat_message") == 0) {
-		json_t *text = json_object_get(j, "text");
-		const char *kind = json_string_value(json_object_get(j, "kind"));
-		if (!kind)
-			kind = "message";
-		if (!client_id_ok(cid)) {
-			staff_error(a, ws, NULL, "client_id: expected 1 to 64 of A-Z a-z 0-9 _ -");
-		} else if (!json_is_string(text) || !json_string_length(text) ||
-			   json_string_length(text) > CHAT_MAX_TEXT) {
-			staff_error(a, ws, cid, "text: expected 1 to 16384 bytes");
-		} else if (strcmp(kind, "message") && strcmp(kind, "note") && strcmp(kind, "whisper")) {
-			staff_error(a, ws, cid, "kind: expected message, note or whisper");
-		} else if (strcmp(kind, "whisper") == 0 && !privileged(&ws->who)) {
-			staff_error(a, ws, cid, "kind: only supervisors whisper");
-		} else if (strcmp(kind, "message") == 0 && ui < 0) {
-			staff_error(a, ws, cid, "only the chat's agents write to the customer");
-		} else {
-			struct chat_op *op = op_new(a, ws);
-			if (op) {
-				op->conv = id;
-				op->user_id = ws->who.user_id;
-				snprintf(op->kind, sizeof(op->kind), "%s", kind);
-				snprintf(op->sender, sizeof(op->sender), "%s", ui >= 0 ? "agent" : "supervisor");
-				snprintf(op->name, sizeof(op->name), "%s", ui >= 0 ? c->users[ui].name : "");
-				snprintf(op->client_id, sizeof(op->client_id), "%s", cid);
-				op->text = strdup(json_string_value(text));
-				message_begin(a, op, NULL);
-			}
-		}
+		int status;
+		const char *detail, *field;
+		struct chat_op *op = staff_message(a, ws, &ws->who, c, j, &status, &detail, &field);
+		if (op)
+			message_begin(a, op, NULL);
+		else
+			staff_error(a, ws, client_id_ok(cid) ? cid : NULL, detail);
 	} else {
 		staff_error(a, ws, cid, "type: expected chat_message, chat_typing or chat_read");
 	}
@@ -2329,11 +2361,9 @@ static int member_job(struct store_tx *tx, void *arg)
 	struct api_req *req = arg;
 	struct chat_op *op = req->ctx;
 	struct conv_head h;
-	int r = conv_head(tx, op->conv, &h);
+	int r = live_head(tx, op, &h, false);
 	if (r)
-		return r == -ENOENT ? op_fail(op, 404, NULL, "no such conversation") : r;
-	if (strcmp(h.state, "ended") == 0)
-		return op_fail(op, 409, NULL, "the conversation has ended");
+		return r;
 	op->task_id = h.task_id;
 	if (strcmp(op->kind, "join") == 0) {
 		op->other = 0;
@@ -2347,37 +2377,22 @@ static int member_job(struct store_tx *tx, void *arg)
 			snprintf(op->name, sizeof(op->name), "%s", req->who.username);
 		/* an invited agent holds no task of its own (the chat's task is
 		 * the inviting agent's): task_id null */
-		json_t *pl = json_pack("{s:I, s:I, s:s, s:n}", "user_id", (json_int_t)op->user_id, "agent_id",
-				       (json_int_t)op->other, "name", op->name, "task_id");
-		char *payload = json_dumps(pl, JSON_COMPACT);
-		json_decref(pl);
-		struct store_event ev = {.type = "chat.joined", .interaction = op->conv, .agent = op->other,
-					 .queue = h.queue_id, .actor = req->who.user_id, .payload = payload};
-		r = store_event_append(tx, &ev);
-		free(payload);
+		r = conv_event(tx, "chat.joined", op->conv, h.queue_id, op->other, req->who.user_id,
+			       json_pack("{s:I, s:I, s:s, s:n}", "user_id", (json_int_t)op->user_id,
+					 "agent_id", (json_int_t)op->other, "name", op->name, "task_id"));
 		if (r || !op->after) /* after: the user who handed over, leaving now */
 			return r;
 	}
 	int64_t leaver = strcmp(op->kind, "join") == 0 ? op->after : op->user_id;
-	json_t *pl = json_pack("{s:I, s:s}", "user_id", (json_int_t)leaver, "reason",
-			       strcmp(op->kind, "join") == 0 ? "transfer" : "left");
-	char *payload = json_dumps(pl, JSON_COMPACT);
-	json_decref(pl);
-	struct store_event ev = {.type = "chat.left", .interaction = op->conv, .queue = h.queue_id,
-				 .actor = req->who.user_id, .payload = payload};
-	r = store_event_append(tx, &ev);
-	free(payload);
+	r = conv_event(tx, "chat.left", op->conv, h.queue_id, 0, req->who.user_id,
+		       json_pack("{s:I, s:s}", "user_id", (json_int_t)leaver, "reason",
+				 strcmp(op->kind, "join") == 0 ? "transfer" : "left"));
 	if (r || strcmp(op->kind, "join") != 0)
 		return r;
-	pl = json_pack("{s:I, s:I, s:s, s:I}", "from_user_id", (json_int_t)leaver, "to_agent_id",
-		       (json_int_t)op->other, "note", op->text ? op->text : "", "task_id", (json_int_t)h.task_id);
-	payload = json_dumps(pl, JSON_COMPACT);
-	json_decref(pl);
-	struct store_event ev2 = {.type = "chat.transferred", .interaction = op->conv, .queue = h.queue_id,
-				  .actor = req->who.user_id, .payload = payload};
-	r = store_event_append(tx, &ev2);
-	free(payload);
-	return r;
+	return conv_event(tx, "chat.transferred", op->conv, h.queue_id, 0, req->who.user_id,
+			  json_pack("{s:I, s:I, s:s, s:I}", "from_user_id", (json_int_t)leaver, "to_agent_id",
+				    (json_int_t)op->other, "note", op->text ? op->text : "", "task_id",
+				    (json_int_t)h.task_id));
 }
 
 static void member_answer(struct api_req *req)
@@ -2424,27 +2439,16 @@ static int transfer_prejob(struct store_tx *tx, void *arg)
 	size_t i;
 	json_t *u;
 	json_array_foreach(op->list, i, u) {
-		json_t *pl = json_pack("{s:O, s:O, s:s}", "user_id", json_object_get(u, "user_id"), "agent_id",
-				       json_object_get(u, "agent_id"), "reason", "transfer");
-		char *payload = json_dumps(pl, JSON_COMPACT);
-		json_decref(pl);
-		struct store_event ev = {.type = "chat.left", .interaction = op->conv, .queue = op->queue,
-					 .actor = op->user_id, .payload = payload};
-		r = store_event_append(tx, &ev);
-		free(payload);
+		r = conv_event(tx, "chat.left", op->conv, op->queue, 0, op->user_id,
+			       json_pack("{s:O, s:O, s:s}", "user_id", json_object_get(u, "user_id"),
+					 "agent_id", json_object_get(u, "agent_id"), "reason", "transfer"));
 		if (r)
 			return r;
 	}
-	json_t *pl = json_pack("{s:I, s:I, s:s, s:I}", "from_user_id", (json_int_t)op->user_id, "to_queue_id",
-			       (json_int_t)op->queue, "note", op->text ? op->text : "", "task_id",
-			       (json_int_t)cmd->id);
-	char *payload = json_dumps(pl, JSON_COMPACT);
-	json_decref(pl);
-	struct store_event ev = {.type = "chat.transferred", .interaction = op->conv, .queue = op->queue,
-				 .actor = op->user_id, .payload = payload};
-	r = store_event_append(tx, &ev);
-	free(payload);
-	return r;
+	return conv_event(tx, "chat.transferred", op->conv, op->queue, 0, op->user_id,
+			  json_pack("{s:I, s:I, s:s, s:I}", "from_user_id", (json_int_t)op->user_id,
+				    "to_queue_id", (json_int_t)op->queue, "note", op->text ? op->text : "",
+				    "task_id", (json_int_t)cmd->id));
 }
 
 static void transfer_old_done(struct api_req *req)
@@ -2481,11 +2485,9 @@ static int transfer_head_job(struct store_tx *tx, void *arg)
 	struct api_req *req = arg;
 	struct chat_op *op = req->ctx;
 	struct conv_head h;
-	int r = conv_head(tx, op->conv, &h);
+	int r = live_head(tx, op, &h, false);
 	if (r)
-		return r == -ENOENT ? op_fail(op, 404, NULL, "no such conversation") : r;
-	if (strcmp(h.state, "ended") == 0)
-		return op_fail(op, 409, NULL, "the conversation has ended");
+		return r;
 	op->task_id = h.task_id;
 	op->customer_id = h.customer_id;
 	struct store_val p[] = {store_int(op->conv)};
@@ -2566,42 +2568,22 @@ static void handle_one_chat(struct api_req *req, int64_t id, const char *action)
 	if (!json_is_object(b))
 		bad = "expected a JSON object";
 	if (!bad && strcmp(action, "messages") == 0) {
-		const char *cid = json_string_value(json_object_get(b, "client_id"));
-		json_t *text = json_object_get(b, "text");
-		const char *k0 = json_string_value(json_object_get(b, "kind"));
-		snprintf(op->kind, sizeof(op->kind), "%s", k0 ? k0 : "message");
-		const char *kind = op->kind; /* b is released before kind's last use */
-		if (!client_id_ok(cid)) {
-			json_decref(b);
-			return api_problem(req, 422, "client_id: expected 1 to 64 of A-Z a-z 0-9 _ -", "client_id");
+		int status;
+		const char *detail, *field;
+		struct chat_op *mop = c ? staff_message(a, NULL, &req->who, c, b, &status, &detail, &field)
+					: NULL;
+		if (!c) {
+			status = op->priv ? 409 : 403;
+			detail = op->priv ? "the conversation is not live" : "only the chat's agents write here";
+			field = NULL;
 		}
-		if (!json_is_string(text) || !json_string_length(text) || json_string_length(text) > CHAT_MAX_TEXT) {
+		if (!mop) {
+			api_problem(req, status, detail, field);
 			json_decref(b);
-			return api_problem(req, 422, "text: expected 1 to 16384 bytes", "text");
+			return;
 		}
-		if (strcmp(kind, "message") && strcmp(kind, "note") && strcmp(kind, "whisper")) {
-			json_decref(b);
-			return api_problem(req, 422, "kind: expected message, note or whisper", "kind");
-		}
-		bool ok = strcmp(kind, "message") == 0 ? member
-			  : strcmp(kind, "whisper") == 0 ? op->priv
-							 : member || op->priv;
-		if (!ok) {
-			json_decref(b);
-			return api_problem(req, 403,
-					   strcmp(kind, "whisper") == 0 ? "only supervisors whisper"
-									: "only the chat's agents write here",
-					   NULL);
-		}
-		snprintf(op->sender, sizeof(op->sender), "%s", member ? "agent" : "supervisor");
-		if (member)
-			snprintf(op->name, sizeof(op->name), "%s", c->users[conv_user_index(c, req->who.user_id)].name);
-		snprintf(op->client_id, sizeof(op->client_id), "%s", cid);
-		op->text = strdup(json_string_value(text));
 		json_decref(b);
-		req->ctx = NULL; /* message_begin re-attaches it */
-		req->ctx_free = NULL;
-		return message_begin(a, op, req);
+		return message_begin(a, mop, req); /* mop replaces op as the request's context */
 	}
 	if (!bad && strcmp(action, "end") == 0) {
 		json_decref(b);
