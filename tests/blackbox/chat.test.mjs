@@ -6,7 +6,7 @@
 // served OpenAPI document.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
+import { sleep, waitFor, openJsonWs } from '../lib/wait.mjs';
 import { startServer, login, client } from '../lib/server.mjs';
 import { loadContract } from '../lib/openapi.mjs';
 import { checkedClient } from '../lib/checked.mjs';
@@ -18,26 +18,7 @@ const pgUrl = process.env.HL_CHAT_ON_PG ? process.env.HL_TEST_PG_URL : '';
 const sfx = pgUrl ? 'Pg' : '';
 const storeArgs = pgUrl ? ['--store', pgUrl] : [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const waitFor = async (fn, ms = 10000, what = 'condition') => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
-
-function open(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    const msgs = [];
-    ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
-    ws.once('open', () => resolve({ ws, msgs, send: (o) => ws.send(JSON.stringify(o)) }));
-    ws.once('error', reject);
-  });
-}
+const open = openJsonWs;
 
 const visitor = () => open(`ws://127.0.0.1:${srv.port}/api/v1/chat/ws`);
 
@@ -60,7 +41,7 @@ async function startChat(v, extra = {}) {
 async function endChat(a, conv) {
   const r = await a.c.post(`/api/v1/chats/${conv}/end`, {});
   assert.equal(r.status, 200, r.text);
-  const t = await waitFor(async () => { const x = await a.c.get(`/api/v1/tasks/${r.json.task_id}`); return x.json.state === 'wrapup' && x; }, 5000, 'wrap-up');
+  const t = await waitFor(async () => { const x = await a.c.get(`/api/v1/tasks/${r.json.task_id}`); return x.json.state === 'wrapup' && x; }, 10000, 'wrap-up');
   assert.equal((await a.c.post(`/api/v1/tasks/${t.json.id}/wrapup`, { disposition: 'done' })).status, 200);
 }
 
@@ -133,45 +114,45 @@ test('a chat both ways: acknowledged by the stored message, typing, read, notes 
   assert.ok(st.token.length >= 40);
   const conv = st.conversation;
   // the first message comes back stored, seq 1
-  const first = await waitFor(() => msgsOf(v).find((m) => m.seq === 1), 5000, 'first message');
+  const first = await waitFor(() => msgsOf(v).find((m) => m.seq === 1), 10000, 'first message');
   assert.equal(first.text, 'first words');
   assert.equal(first.from, 'customer');
   const task = await acceptOffer(ann, conv);
   assert.equal(task.id, conv, 'the first task carries the conversation id');
-  const state = await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'active'), 5000, 'active');
+  const state = await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'active'), 10000, 'active');
   assert.equal(state.agent.name, `Ann${sfx}`);
   // customer -> agent
   v.send({ type: 'message', client_id: 'c-1', text: 'hello <script>alert(1)</script>' });
-  const ack = await waitFor(() => msgsOf(v).find((m) => m.client_id === 'c-1'), 5000, 'ack');
+  const ack = await waitFor(() => msgsOf(v).find((m) => m.client_id === 'c-1'), 10000, 'ack');
   assert.equal(ack.seq, 2);
   assert.equal(ack.text, 'hello <script>alert(1)</script>');
   const seen = await waitFor(() => ann.stream.msgs.find((m) => m.type === 'event' && m.event.type === 'chat.message' &&
-    m.event.payload.client_id === 'c-1'), 5000, 'agent sees it');
+    m.event.payload.client_id === 'c-1'), 10000, 'agent sees it');
   assert.equal(seen.event.interaction, conv);
   // agent -> customer over the stream, and over REST
   ann.stream.send({ type: 'chat_message', conversation: conv, client_id: 'a-1', text: 'Hi! How can I help?' });
   const r = await ann.c.post(`/api/v1/chats/${conv}/messages`, { client_id: 'a-2', text: 'Second line' });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.from, 'agent');
-  await waitFor(() => msgsOf(v).some((m) => m.client_id === 'a-2') && msgsOf(v).some((m) => m.client_id === 'a-1'), 5000, 'agent messages');
+  await waitFor(() => msgsOf(v).some((m) => m.client_id === 'a-2') && msgsOf(v).some((m) => m.client_id === 'a-1'), 10000, 'agent messages');
   assert.equal(msgsOf(v).find((m) => m.client_id === 'a-1').name, `Ann${sfx}`);
   // typing and read both ways
   v.send({ type: 'typing', on: true });
-  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'chat_typing' && m.conversation === conv && m.on === true), 5000, 'typing to agent');
+  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'chat_typing' && m.conversation === conv && m.on === true), 10000, 'typing to agent');
   ann.stream.send({ type: 'chat_typing', conversation: conv, on: true });
-  const ty = await waitFor(() => v.msgs.find((m) => m.type === 'typing' && m.on === true), 5000, 'typing to customer');
+  const ty = await waitFor(() => v.msgs.find((m) => m.type === 'typing' && m.on === true), 10000, 'typing to customer');
   assert.equal(ty.name, `Ann${sfx}`);
   v.send({ type: 'read', seq: 4 });
-  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'chat_read' && m.seq === 4), 5000, 'read to agent');
+  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'chat_read' && m.seq === 4), 10000, 'read to agent');
   ann.stream.send({ type: 'chat_read', conversation: conv, seq: 2 });
-  await waitFor(() => v.msgs.find((m) => m.type === 'read' && m.seq === 2), 5000, 'read to customer');
+  await waitFor(() => v.msgs.find((m) => m.type === 'read' && m.seq === 2), 10000, 'read to customer');
   // a note (agent) and a whisper (supervisor) never reach the customer
   assert.equal((await ann.c.post(`/api/v1/chats/${conv}/messages`, { client_id: 'n-1', text: 'internal note', kind: 'note' })).status, 201);
   assert.equal((await api.post(`/api/v1/chats/${conv}/messages`, { client_id: 'w-1', text: 'psst, offer a discount', kind: 'whisper' })).status, 201);
   assert.equal((await ann.c.post(`/api/v1/chats/${conv}/messages`, { client_id: 'w-2', text: 'x', kind: 'whisper' })).status, 403);
-  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'event' && m.event.payload.client_id === 'w-1'), 5000, 'whisper to agent');
+  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'event' && m.event.payload.client_id === 'w-1'), 10000, 'whisper to agent');
   v.send({ type: 'message', client_id: 'c-2', text: 'still there?' });
-  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'c-2'), 5000, 'c-2');
+  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'c-2'), 10000, 'c-2');
   assert.ok(!v.msgs.some((m) => JSON.stringify(m).includes('internal note') || JSON.stringify(m).includes('discount')));
   // a resent client_id is stored once
   v.send({ type: 'message', client_id: 'c-2', text: 'still there?' });
@@ -201,7 +182,7 @@ test('reconnect: resume sends exactly what was missed, a resend is stored once',
   const conv = st.conversation;
   await acceptOffer(ann, conv);
   v.send({ type: 'message', client_id: 'r-1', text: 'one' });
-  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'r-1'), 5000, 'r-1');
+  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'r-1'), 10000, 'r-1');
   const lastSeen = Math.max(...msgsOf(v).map((m) => m.seq));
   // drop the connection; the agent goes on writing meanwhile
   v.ws.terminate();
@@ -210,16 +191,16 @@ test('reconnect: resume sends exactly what was missed, a resend is stored once',
   }
   v = await visitor();
   v.send({ type: 'resume', token: st.token, after: lastSeen });
-  const res = await waitFor(() => v.msgs.find((m) => m.type === 'resumed'), 5000, 'resumed');
+  const res = await waitFor(() => v.msgs.find((m) => m.type === 'resumed'), 10000, 'resumed');
   assert.equal(res.conversation, conv);
   assert.equal(res.state, 'active');
   assert.equal(res.agent.name, `Ann${sfx}`);
-  await waitFor(() => msgsOf(v).length === 3, 5000, 'three missed');
+  await waitFor(() => msgsOf(v).length === 3, 10000, 'three missed');
   assert.deepEqual(msgsOf(v).map((m) => m.text), ['agent 1', 'agent 2', 'agent 3']);
   // the widget resends what it never saw acknowledged: same client_id
   v.send({ type: 'message', client_id: 'r-1', text: 'one' });
   v.send({ type: 'message', client_id: 'r-2', text: 'two' });
-  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'r-2'), 5000, 'r-2');
+  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'r-2'), 10000, 'r-2');
   await sleep(200);
   const full = await ann.c.get(`/api/v1/chats/${conv}`);
   assert.deepEqual(full.json.messages.map((m) => m.client_id), ['r-1', 'ra-1', 'ra-2', 'ra-3', 'r-2']);
@@ -228,11 +209,11 @@ test('reconnect: resume sends exactly what was missed, a resend is stored once',
   // an unknown token
   const w = await visitor();
   w.send({ type: 'resume', token: 'not-a-token', after: 0 });
-  const e = await waitFor(() => w.msgs.find((m) => m.type === 'error'), 5000, 'error');
+  const e = await waitFor(() => w.msgs.find((m) => m.type === 'error'), 10000, 'error');
   assert.equal(e.code, 'not_found');
   w.ws.close();
   v.send({ type: 'end' });
-  await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'ended'), 5000, 'ended');
+  await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'ended'), 10000, 'ended');
   v.ws.close();
 });
 
@@ -250,7 +231,7 @@ test('attachments are checked by content, stored, and downloadable by the custom
   assert.equal(m.attachment.mime, 'image/png');
   assert.equal(m.attachment.size, png.length);
   assert.equal(m.attachment.name, 'pïxel <1>.png');
-  await waitFor(() => msgsOf(v).find((x) => x.attachment && x.attachment.id === m.attachment.id), 5000, 'file message');
+  await waitFor(() => msgsOf(v).find((x) => x.attachment && x.attachment.id === m.attachment.id), 10000, 'file message');
   const get = await fetch(`${srv.base}/api/v1/chat/attachments/${m.attachment.id}`, { headers: { 'x-chat-token': st.token } });
   assert.equal(get.status, 200);
   assert.equal(get.headers.get('content-type'), 'image/png');
@@ -279,13 +260,13 @@ test('attachments are checked by content, stored, and downloadable by the custom
   const ap = await client(srv.base, ann.s.token).raw('POST', `/api/v1/chats/${conv}/attachments`, pdf,
     { 'content-type': 'application/pdf', 'x-filename': 'offer.pdf' });
   assert.equal(ap.status, 201, ap.text);
-  const pm = await waitFor(() => msgsOf(v).find((x) => x.attachment && x.attachment.mime === 'application/pdf'), 5000, 'pdf to customer');
+  const pm = await waitFor(() => msgsOf(v).find((x) => x.attachment && x.attachment.mime === 'application/pdf'), 10000, 'pdf to customer');
   assert.equal(pm.from, 'agent');
   const pget = await fetch(`${srv.base}/api/v1/chat/attachments/${pm.attachment.id}`, { headers: { 'x-chat-token': st.token } });
   assert.match(pget.headers.get('content-disposition'), /^attachment;/);
   // transcript
   v.send({ type: 'message', client_id: 't-1', text: 'for the record' });
-  await waitFor(() => msgsOf(v).find((x) => x.client_id === 't-1'), 5000, 't-1');
+  await waitFor(() => msgsOf(v).find((x) => x.client_id === 't-1'), 10000, 't-1');
   const tr = await fetch(`${srv.base}/api/v1/chat/transcript`, { headers: { 'x-chat-token': st.token } });
   assert.equal(tr.status, 200);
   assert.match(tr.headers.get('content-type'), /^text\/plain/);
@@ -305,22 +286,22 @@ test('end, wrap-up and CSAT', async () => {
   const conv = st.conversation;
   const task = await acceptOffer(ann, conv);
   v.send({ type: 'rate', rating: 5 });
-  const early = await waitFor(() => v.msgs.find((m) => m.type === 'error'), 5000, 'early rate refused');
+  const early = await waitFor(() => v.msgs.find((m) => m.type === 'error'), 10000, 'early rate refused');
   assert.equal(early.field, 'type');
   const end = await ann.c.post(`/api/v1/chats/${conv}/end`, {});
   assert.equal(end.status, 200, end.text);
   assert.equal(end.json.state, 'ended');
-  await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'ended'), 5000, 'ended to customer');
-  const t = await waitFor(async () => { const r = await ann.c.get(`/api/v1/tasks/${task.id}`); return r.json.state === 'wrapup' && r; }, 5000, 'wrap-up');
+  await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'ended'), 10000, 'ended to customer');
+  const t = await waitFor(async () => { const r = await ann.c.get(`/api/v1/tasks/${task.id}`); return r.json.state === 'wrapup' && r; }, 10000, 'wrap-up');
   assert.equal(t.json.agent_id, ids.ann);
   assert.equal((await ann.c.post(`/api/v1/tasks/${task.id}/wrapup`, { disposition: 'sold', notes: 'ok' })).status, 200);
   v.send({ type: 'message', client_id: 'late', text: 'one more' });
-  const closed = await waitFor(() => v.msgs.find((m) => m.type === 'error' && m.client_id === 'late'), 5000, 'closed');
+  const closed = await waitFor(() => v.msgs.find((m) => m.type === 'error' && m.client_id === 'late'), 10000, 'closed');
   assert.equal(closed.code, 'closed');
   v.send({ type: 'rate', rating: 4, comment: 'quick & <b>kind</b>' });
-  await waitFor(() => v.msgs.find((m) => m.type === 'rated'), 5000, 'rated');
+  await waitFor(() => v.msgs.find((m) => m.type === 'rated'), 10000, 'rated');
   v.send({ type: 'rate', rating: 1 });
-  await waitFor(() => v.msgs.filter((m) => m.type === 'error').length >= 3, 5000, 'second rating refused');
+  await waitFor(() => v.msgs.filter((m) => m.type === 'error').length >= 3, 10000, 'second rating refused');
   const ev = await api.get(`/api/v1/events?type=chat.rated&limit=200`);
   const mine = ev.json.items.find((e) => e.interaction === conv);
   assert.deepEqual(mine.payload, { rating: 4, comment: 'quick & <b>kind</b>' });
@@ -331,8 +312,8 @@ test('end, wrap-up and CSAT', async () => {
   await ann.c.put(`/api/v1/agents/${ids.ann}/state`, { state: 'away', reason: 'break' });
   const st2 = await startChat(w, { name: 'Leaver' });
   w.send({ type: 'end' });
-  await waitFor(() => w.msgs.find((m) => m.type === 'state' && m.state === 'ended'), 5000, 'ended');
-  await waitFor(async () => (await api.get(`/api/v1/tasks/${st2.conversation}`)).json.state === 'abandoned', 5000, 'abandoned');
+  await waitFor(() => w.msgs.find((m) => m.type === 'state' && m.state === 'ended'), 10000, 'ended');
+  await waitFor(async () => (await api.get(`/api/v1/tasks/${st2.conversation}`)).json.state === 'abandoned', 10000, 'abandoned');
   await ann.c.put(`/api/v1/agents/${ids.ann}/state`, { state: 'available' });
   v.ws.close();
   w.ws.close();
@@ -345,15 +326,15 @@ test('transfer to a queue: the next agent gets the offer, the customer keeps the
   const task = await acceptOffer(ann, conv);
   const tr = await ann.c.post(`/api/v1/chats/${conv}/transfer`, { queue_id: ids.billing, note: 'billing question' });
   assert.equal(tr.status, 200, tr.text);
-  await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'queued'), 5000, 'queued again');
-  await waitFor(async () => (await ann.c.get(`/api/v1/tasks/${task.id}`)).json.state === 'wrapup', 5000, 'ann in wrap-up');
+  await waitFor(() => v.msgs.find((m) => m.type === 'state' && m.state === 'queued'), 10000, 'queued again');
+  await waitFor(async () => (await ann.c.get(`/api/v1/tasks/${task.id}`)).json.state === 'wrapup', 10000, 'ann in wrap-up');
   const t2 = await acceptOffer(bob, conv);
   assert.equal(t2.queue_id, ids.billing);
-  const act = await waitFor(() => v.msgs.filter((m) => m.type === 'state' && m.state === 'active').pop()?.agent?.name === `Bob${sfx}`, 5000, 'bob active');
+  const act = await waitFor(() => v.msgs.filter((m) => m.type === 'state' && m.state === 'active').pop()?.agent?.name === `Bob${sfx}`, 10000, 'bob active');
   assert.ok(act);
   assert.equal((await ann.c.post(`/api/v1/chats/${conv}/messages`, { client_id: 'gone', text: 'x' })).status, 403);
   assert.equal((await bob.c.post(`/api/v1/chats/${conv}/messages`, { client_id: 'bob-1', text: 'Billing here' })).status, 201);
-  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'bob-1'), 5000, 'bob message');
+  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'bob-1'), 10000, 'bob message');
   const evs = await api.get(`/api/v1/events?interaction=${conv}&limit=200`);
   assert.ok(evs.json.items.some((e) => e.type === 'chat.transferred' && e.payload.note === 'billing question'));
   v.ws.close();
@@ -362,9 +343,9 @@ test('transfer to a queue: the next agent gets the offer, the customer keeps the
 test('bad frames get precise errors and the socket goes on', async () => {
   const v = await visitor();
   v.ws.send('{"type": "start", ');
-  await waitFor(() => v.msgs.find((m) => m.type === 'error' && /malformed JSON at line 1/.test(m.detail)), 5000, 'malformed');
+  await waitFor(() => v.msgs.find((m) => m.type === 'error' && /malformed JSON at line 1/.test(m.detail)), 10000, 'malformed');
   v.send({ type: 'message', client_id: 'x', text: 'no chat yet' });
-  await waitFor(() => v.msgs.filter((m) => m.type === 'error').length === 2, 5000, 'not started');
+  await waitFor(() => v.msgs.filter((m) => m.type === 'error').length === 2, 10000, 'not started');
   const cases = [
     [{ type: 'start', queue: ids.sales, name: '' }, 'name'],
     [{ type: 'start', queue: 'Sales', name: 'A' }, 'queue'],
@@ -376,7 +357,7 @@ test('bad frames get precise errors and the socket goes on', async () => {
   for (const [frame, field] of cases) {
     const n = v.msgs.length;
     v.send(frame);
-    const e = await waitFor(() => v.msgs.slice(n).find((m) => m.type === 'error'), 5000, `error for ${field}`);
+    const e = await waitFor(() => v.msgs.slice(n).find((m) => m.type === 'error'), 10000, `error for ${field}`);
     assert.equal(e.field, field, JSON.stringify(e));
   }
   const st = await startChat(v, { name: 'Fine after all' });
@@ -385,13 +366,13 @@ test('bad frames get precise errors and the socket goes on', async () => {
   v.send({ type: 'message', client_id: 'bad id!', text: 'x' });
   v.send({ type: 'message', client_id: 'long', text: 'x'.repeat(16385) });
   v.send({ type: 'message', client_id: 'ok', text: '\u00e5\u00e4\u00f6 \ud83d\ude00 javascript:alert(1) <img src=x onerror=alert(1)>' });
-  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'ok'), 5000, 'ok message');
+  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'ok'), 10000, 'ok message');
   const errs = v.msgs.slice(n).filter((m) => m.type === 'error').map((m) => m.field);
   assert.deepEqual(errs.sort(), ['client_id', 'text']);
   assert.equal(msgsOf(v).find((m) => m.client_id === 'ok').text, '\u00e5\u00e4\u00f6 \ud83d\ude00 javascript:alert(1) <img src=x onerror=alert(1)>');
   // flooding is refused, not queued
   for (let i = 0; i < 80; i++) v.send({ type: 'typing', on: i % 2 === 0 });
-  await waitFor(() => v.msgs.find((m) => m.type === 'error' && m.code === 'rate_limited'), 5000, 'rate limited');
+  await waitFor(() => v.msgs.find((m) => m.type === 'error' && m.code === 'rate_limited'), 10000, 'rate limited');
   // a frame over 64 KiB closes the socket
   const closed = new Promise((r) => v.ws.once('close', (code) => r(code)));
   v.ws.send(JSON.stringify({ type: 'message', client_id: 'huge', text: 'x'.repeat(70000) }));
@@ -414,7 +395,7 @@ test('a customer who leaves while waiting is abandoned after the grace period; o
   w.ws.close();
   const w2 = await visitor();
   w2.send({ type: 'resume', token: st2.token, after: 0 });
-  await waitFor(() => w2.msgs.find((m) => m.type === 'resumed'), 5000, 'resumed');
+  await waitFor(() => w2.msgs.find((m) => m.type === 'resumed'), 10000, 'resumed');
   await waitFor(async () => (await api.get(`/api/v1/tasks/${st.conversation}`)).json.state === 'abandoned', 10000, 'abandoned');
   const evs = await api.get(`/api/v1/events?interaction=${st.conversation}&limit=200`);
   const ended = evs.json.items.find((e) => e.type === 'chat.ended');
@@ -427,9 +408,9 @@ test('a customer who leaves while waiting is abandoned after the grace period; o
   assert.equal(task.id, st2.conversation);
   // presence is live: it reaches the agents the web thread knows are in
   // the chat, i.e. once chat.joined went by (it may trail the accept's answer)
-  await waitFor(() => w2.msgs.find((m) => m.type === 'state' && m.state === 'active'), 5000, 'active');
+  await waitFor(() => w2.msgs.find((m) => m.type === 'state' && m.state === 'active'), 10000, 'active');
   w2.ws.close();
-  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'chat_presence' && m.conversation === st2.conversation && m.online === false), 5000, 'offline presence');
+  await waitFor(() => ann.stream.msgs.find((m) => m.type === 'chat_presence' && m.conversation === st2.conversation && m.online === false), 10000, 'offline presence');
   await endChat(ann, st2.conversation);
 });
 
@@ -439,7 +420,7 @@ test('an acknowledged message survives kill -9; the chat goes on after restart',
   const conv = st.conversation;
   await acceptOffer(ann, conv);
   v.send({ type: 'message', client_id: 'd-1', text: 'please keep this' });
-  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'd-1'), 5000, 'ack');
+  await waitFor(() => msgsOf(v).find((m) => m.client_id === 'd-1'), 10000, 'ack');
   ann.stream.ws.close();
   bob.stream.ws.close();
   await srv.kill9();
@@ -448,10 +429,10 @@ test('an acknowledged message survives kill -9; the chat goes on after restart',
   w.send({ type: 'resume', token: st.token, after: 0 });
   const res = await waitFor(() => w.msgs.find((m) => m.type === 'resumed'), 10000, 'resumed');
   assert.equal(res.agent?.name, `Ann${sfx}`, 'participants are rebuilt from the event log');
-  await waitFor(() => msgsOf(w).find((m) => m.client_id === 'd-1'), 5000, 'the message survived');
+  await waitFor(() => msgsOf(w).find((m) => m.client_id === 'd-1'), 10000, 'the message survived');
   ann = await agent(`ann${sfx.toLowerCase()}`, 'ann-password-1');
   bob = await agent(`bob${sfx.toLowerCase()}`, 'bob-password-1');
   assert.equal((await ann.c.post(`/api/v1/chats/${conv}/messages`, { client_id: 'after-1', text: 'back again' })).status, 201);
-  await waitFor(() => msgsOf(w).find((m) => m.client_id === 'after-1'), 5000, 'agent message after restart');
+  await waitFor(() => msgsOf(w).find((m) => m.client_id === 'after-1'), 10000, 'agent message after restart');
   w.ws.close();
 });

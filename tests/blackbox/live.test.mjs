@@ -7,33 +7,14 @@
 // against the served OpenAPI document.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
+import { sleep, waitFor, openJsonWs } from '../lib/wait.mjs';
 import { startServer, login } from '../lib/server.mjs';
 import { loadContract } from '../lib/openapi.mjs';
 import { checkedClient } from '../lib/checked.mjs';
 
 let srv, contract, api, agentApi, agentWs, ids = {};
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const waitFor = async (fn, ms = 10000) => {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await sleep(20);
-  }
-  throw new Error('timed out waiting');
-};
-
-function open(url) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    const msgs = [];
-    ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
-    ws.once('open', () => resolve({ ws, msgs }));
-    ws.once('error', reject);
-  });
-}
+const open = openJsonWs;
 
 const offerFor = (taskId) => waitFor(() => agentWs.msgs.find((m) => m.type === 'offer' && m.task.id === taskId));
 const setState = (state, reason) => agentApi.put(`/api/v1/agents/${ids.agent}/state`, reason ? { state, reason } : { state });
