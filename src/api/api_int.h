@@ -180,6 +180,7 @@ struct api_metrics {
 struct api {
 	struct api_opts o;
 	struct lws_context *ctx;
+	struct ev_loop *loop;     /* libev loop lws runs on (web thread) */
 	pthread_t thread;
 	int port;
 	volatile int stop_requested;

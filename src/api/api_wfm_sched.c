@@ -143,7 +143,7 @@ static int parse_template(struct sched_ctx *c, json_t *t, unsigned i, struct wfm
 	snprintf(c->tpl_name[i], sizeof(c->tpl_name[i]), "%s", nm ? json_string_value(nm) : "");
 	if (!c->tpl_name[i][0])
 		snprintf(c->tpl_name[i], sizeof(c->tpl_name[i]), "shift %u", i + 1);
-	unsigned a, b, step, len;
+	unsigned a = 0, b = 0, step = 0, len = 0;
 	double skill, weight;
 	if ((r = hhmm_iv(t, "start_earliest", path, NULL, &a, e)) ||
 	    (r = hhmm_iv(t, "start_latest", path, json_string_value(json_object_get(t, "start_earliest")), &b, e)) ||
@@ -269,7 +269,7 @@ static int parse_agent(struct sched_ctx *c, json_t *a, unsigned i, struct wfm_pe
 		char wp[64];
 		snprintf(wp, sizeof(wp), "%s.available[%zu]", path, k);
 		int64_t day;
-		unsigned from, to;
+		unsigned from = 0, to = 0;
 		if (!json_is_object(wnd))
 			return api_wfm_bad(e, wp, "%s: expected {date, from, to}", wp);
 		if ((r = api_wfm_known_keys(wnd, wkeys, wp, e)))

@@ -169,7 +169,7 @@ static int voice_alloc(struct voice **vp, const char *accounts_file)
 
 int voice_alloc_detached(struct voice **vp, const char *accounts_text)
 {
-	struct voice *v;
+	struct voice *v = NULL;
 	int r = voice_alloc(&v, NULL);
 	if (!r && accounts_text)
 		r = voice_reg_set_accounts(v->reg, accounts_text, strlen(accounts_text));
