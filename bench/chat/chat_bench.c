@@ -9,8 +9,9 @@
  *   options: --server PATH (default <dir of this program>/../hotline),
  *   --warmup S, --duration S, --agents N, --no-echo, --no-hotline, --keep
  *   (leave the data directory and server log in $TMPDIR/hl-bench-chat.*),
- *   --echo-ev (a third server: the same echo on lws's libev loop, i.e.
- *   epoll instead of poll(): what the poll() scan over every socket costs),
+ *   --echo-poll (a third server: the same echo on lws's default poll()
+ *   loop instead of libev/epoll: what the poll() scan over every socket
+ *   costs; hotline ran on that loop until bench/chat showed it),
  *   --timeline (round-trip p50/p99 per second of the window: steady, or a
  *   growing queue?). CHAT_ECHO_FD_LIMIT=N in the environment gives the echo
  *   hotline's fd_limit_per_thread setting (see chat_echo.c).
@@ -19,7 +20,8 @@
  * WHAT IT DOES, for each session count N and for two servers, one after the
  * other, each started fresh on 127.0.0.1 with a free port:
  *   - echo:    the floor, a bare libwebsockets relay of the same frames
- *              (chat_echo.c: same library and loop, no store, no routing);
+ *              (chat_echo.c: same library and the same libev loop as the
+ *              server's web thread, no store, no routing);
  *   - hotline: the real server (`hotline serve --data DIR --http-port P
  *              --bind 127.0.0.1 --sip-port 0`, HOTLINE_ADMIN_PASSWORD set).
  * 1. Setup (hotline): the admin logs in and creates one queue that takes chat
@@ -231,8 +233,8 @@ struct agent_cred {
 	char err[160];
 };
 
-enum { K_ECHO, K_HOTLINE, K_ECHO_EV };
-static const char *const kind_name[] = {"echo", "hotline", "echo-ev"};
+enum { K_ECHO, K_HOTLINE, K_ECHO_POLL };
+static const char *const kind_name[] = {"echo", "hotline", "echo-poll"};
 
 static struct {
 	char tmp[512], data[600], web[600], log[600];
@@ -291,7 +293,7 @@ static double stop_server(void)
 		kill(G.server, SIGKILL);
 		waitpid(G.server, &st, 0);
 		took = -1;
-	} else if ((WIFSIGNALED(st) && !(G.kind == K_ECHO_EV && WTERMSIG(st) == SIGTERM)) ||
+	} else if ((WIFSIGNALED(st) && !(G.kind == K_ECHO && WTERMSIG(st) == SIGTERM)) ||
 		   (WIFEXITED(st) && WEXITSTATUS(st) != 0)) {
 		/* (the libev echo ends by the default SIGTERM action) */
 		printf("   server stop: %s %d after %.2f s   <-- NOT CLEAN\n",
@@ -1544,7 +1546,7 @@ static int start_server(int kind)
 			execv(G.server_bin, argv);
 		} else {
 			char *argv[] = {G.self, "--echo-server", port,
-					kind == K_ECHO_EV ? "ev" : NULL, NULL};
+					kind == K_ECHO ? "ev" : NULL, NULL};
 			execv(G.self, argv);
 		}
 		fprintf(stderr, "exec: %s\n", strerror(errno));
@@ -2122,7 +2124,7 @@ static void usage(void)
 {
 	printf("usage: chat [--quick] [--sessions N,N,...] [--rate MSGS_PER_S] [--warmup S]\n"
 	       "            [--duration S] [--agents N] [--server PATH] [--no-echo] [--no-hotline]\n"
-	       "            [--echo-ev] [--timeline] [--keep]\n"
+	       "            [--echo-poll] [--timeline] [--keep]\n"
 	       "  --quick        1000 sessions, 1 s warm-up, 4 s measured (under 30 s)\n"
 	       "  --sessions     session counts (default 1000,5000,15000; at most %d)\n"
 	       "  --rate         messages stored per second, both directions (default 5000)\n"
@@ -2131,7 +2133,7 @@ static void usage(void)
 	       "  --agents N     simulated agents (default: enough for capacity <= 20 each\n"
 	       "                 and <= %d replies per second each)\n"
 	       "  --server PATH  hotline binary (default <dir of this program>/../hotline)\n"
-	       "  --echo-ev      also run the echo floor on lws's libev (epoll) loop\n"
+	       "  --echo-poll    also run the echo on lws's default poll() loop\n"
 	       "  --timeline     round-trip p50/p99 for each second of the window\n",
 	       MAX_SESSIONS, AGENT_MAX_FPS);
 }
@@ -2153,7 +2155,7 @@ int main(int argc, char **argv)
 
 	struct cfg cf = {.rate = 5000, .warmup = 3, .duration = 15, .drain = 3, .settle = 2};
 	int sessions[8] = {1000, 5000, 15000}, nsteps = 3;
-	bool do_echo = true, do_hotline = true, do_echo_ev = false, sessions_set = false;
+	bool do_echo = true, do_hotline = true, do_echo_poll = false, sessions_set = false;
 	double warmup = -1, duration = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -2190,8 +2192,8 @@ int main(int argc, char **argv)
 			do_echo = false;
 		} else if (strcmp(a, "--timeline") == 0) {
 			cf.timeline = true;
-		} else if (strcmp(a, "--echo-ev") == 0) {
-			do_echo_ev = true;
+		} else if (strcmp(a, "--echo-poll") == 0) {
+			do_echo_poll = true;
 		} else if (strcmp(a, "--no-hotline") == 0) {
 			do_hotline = false;
 		} else if (strcmp(a, "--keep") == 0) {
@@ -2287,15 +2289,15 @@ int main(int argc, char **argv)
 	printf("; %.0f messages/s stored (%.0f round trips/s); %.0f s warm-up, %.0f s measured%s\n",
 	       cf.rate, cf.rate / 2, cf.warmup, cf.duration, cf.quick ? " (quick)" : "");
 
-	struct step echo[8], hot[8], echo_ev[8];
+	struct step echo[8], hot[8], echo_poll[8];
 	memset(echo, 0, sizeof(echo));
 	memset(hot, 0, sizeof(hot));
-	memset(echo_ev, 0, sizeof(echo_ev));
+	memset(echo_poll, 0, sizeof(echo_poll));
 	for (int i = 0; i < nsteps && !g_stop; i++) {
 		if (do_echo)
 			run_step(K_ECHO, sessions[i], &cf, &echo[i]);
-		if (do_echo_ev && !g_stop)
-			run_step(K_ECHO_EV, sessions[i], &cf, &echo_ev[i]);
+		if (do_echo_poll && !g_stop)
+			run_step(K_ECHO_POLL, sessions[i], &cf, &echo_poll[i]);
 		if (do_hotline && !g_stop)
 			run_step(K_HOTLINE, sessions[i], &cf, &hot[i]);
 	}
@@ -2307,7 +2309,7 @@ int main(int argc, char **argv)
 	int best = -1;
 	for (int i = 0; i < nsteps; i++) {
 		for (int k = 0; k < 3; k++) {
-			struct step *s = k == K_ECHO ? &echo[i] : k == K_HOTLINE ? &hot[i] : &echo_ev[i];
+			struct step *s = k == K_ECHO ? &echo[i] : k == K_HOTLINE ? &hot[i] : &echo_poll[i];
 			if (!s->ran)
 				continue;
 			printf("%-12s %9d %7d %7.0f %9.2f %10.2f %10.2f %11.2f %14.1f %5ld\n",
