@@ -921,7 +921,7 @@
     }) : [];
     if (!list.length && config && config.queue && config.queue.id != null) {
       list = [{ queue_id: config.queue.id, name: config.queue.name || '', open: config.open !== false,
-        agents_available: config.agents_available }];
+        agents_available: config.agents_available, agents_logged_in: config.agents_logged_in }];
     }
     return list;
   }
@@ -950,7 +950,11 @@
     };
     var isOffline = function () {
       var tp = current();
-      return tp.open === false || !(Number(tp.agents_available) > 0);
+      // The message form when the queue is closed or nobody is logged in to
+      // it; agents who are busy or on a break still mean a live chat that
+      // waits in the queue.
+      var staffed = tp.agents_logged_in != null ? tp.agents_logged_in : tp.agents_available;
+      return tp.open === false || !(Number(staffed) > 0);
     };
 
     var heading = h('h3');

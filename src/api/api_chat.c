@@ -2037,7 +2037,7 @@ static void config_done(struct api_req *req)
 	json_t *st = json_loads(cmd->resp, 0, NULL);
 	json_t *topics = json_array(), *queue = json_null();
 	bool open = false;
-	json_int_t avail = 0;
+	json_int_t avail = 0, logged_in = 0;
 	size_t i;
 	json_t *q;
 	json_array_foreach(json_object_get(st, "queues"), i, q) {
@@ -2053,8 +2053,10 @@ static void config_done(struct api_req *req)
 		json_t *id = json_object_get(q, "id"), *name = json_object_get(q, "name");
 		bool qopen = json_is_true(json_object_get(q, "open"));
 		json_int_t qav = json_integer_value(json_object_get(q, "agents_available"));
-		json_array_append_new(topics, json_pack("{s:O, s:O, s:b, s:I}", "queue_id", id, "name", name,
-							"open", qopen, "agents_available", qav));
+		json_int_t qin = json_integer_value(json_object_get(q, "agents_logged_in"));
+		json_array_append_new(topics, json_pack("{s:O, s:O, s:b, s:I, s:I}", "queue_id", id, "name",
+							name, "open", qopen, "agents_available", qav,
+							"agents_logged_in", qin));
 		char idtext[24];
 		snprintf(idtext, sizeof(idtext), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
 		if (json_is_null(queue) && (strcmp(op->topic, idtext) == 0 ||
@@ -2063,6 +2065,7 @@ static void config_done(struct api_req *req)
 			queue = json_pack("{s:O, s:O}", "id", id, "name", name);
 			open = qopen;
 			avail = qav;
+			logged_in = qin;
 		}
 	}
 	json_decref(st);
@@ -2074,10 +2077,12 @@ static void config_done(struct api_req *req)
 				  json_object_get(t0, "name"));
 		open = json_is_true(json_object_get(t0, "open"));
 		avail = json_integer_value(json_object_get(t0, "agents_available"));
+		logged_in = json_integer_value(json_object_get(t0, "agents_logged_in"));
 	}
 	api_respond_json(req, 200,
-			 json_pack("{s:o, s:b, s:I, s:o, s:[sssss], s:I}", "queue", queue, "open", open,
-				   "agents_available", avail, "topics", topics, "languages", "en", "sv",
+			 json_pack("{s:o, s:b, s:I, s:I, s:o, s:[sssss], s:I}", "queue", queue, "open", open,
+				   "agents_available", avail, "agents_logged_in", logged_in, "topics", topics,
+				   "languages", "en", "sv",
 				   "de", "hu", "lt", "max_attachment_bytes", (json_int_t)API_MAX_UPLOAD));
 }
 
