@@ -105,13 +105,64 @@ static int ensure_admin(struct store *st)
  * when <data>/sip_tls.pem (certificate and key) exists (docs/VOICE.md). */
 static struct voice *the_voice;
 
-static int sip_start(const struct core_opts *o)
+/* The core's task API (core_routing_task_*) as the voice module sees it. */
+struct vr_hook {
+	voice_note_h *h;
+	void *arg;
+};
+
+static void vr_note(const struct core_task_note *n, void *arg)
 {
-	char accounts[1100], tls[1100];
+	struct vr_hook *k = arg;
+	struct voice_note vn = {.type = (enum voice_note_type)n->type, .task = n->task,
+				.offer = n->offer, .version = n->version,
+				.timeout_ms = n->timeout_ms, .agent = n->agent,
+				.username = n->username, .state = n->state};
+	k->h(&vn, k->arg);
+}
+
+/* One hook per voice module: the voice module passes itself as harg and
+ * tells calls apart by task id. */
+static struct vr_hook vr_hook;
+
+static int vr_task_open(void *arg, uint32_t queue, const char *attributes, voice_note_h *h,
+			void *harg, int64_t *task)
+{
+	vr_hook.h = h;
+	vr_hook.arg = harg;
+	return core_routing_task_open(arg, queue, "voice", attributes, vr_note, &vr_hook, task);
+}
+static int vr_task_abandon(void *arg, int64_t task)
+{
+	return core_routing_task_abandon(arg, task, "caller hung up");
+}
+static int vr_task_end(void *arg, int64_t task)
+{
+	return core_routing_task_end(arg, task);
+}
+static int vr_offer_answer(void *arg, int64_t offer, uint32_t version, int accept)
+{
+	return core_routing_offer_answer(arg, offer, version, accept != 0);
+}
+static void vr_task_detach(void *arg, int64_t task)
+{
+	core_routing_task_detach(arg, task);
+}
+
+static int sip_start(const struct core_opts *o, struct core_routing *cr)
+{
+	static struct voice_routing vr;
+	vr = (struct voice_routing){.arg = cr, .task_open = vr_task_open,
+				    .task_abandon = vr_task_abandon, .task_end = vr_task_end,
+				    .offer_answer = vr_offer_answer, .task_detach = vr_task_detach};
+	char accounts[1100], tls[1100], numbers[1100], trunks[1100];
 	snprintf(accounts, sizeof(accounts), "%s/sip_accounts", o->data_dir);
 	snprintf(tls, sizeof(tls), "%s/sip_tls.pem", o->data_dir);
+	snprintf(numbers, sizeof(numbers), "%s/voice_numbers", o->data_dir);
+	snprintf(trunks, sizeof(trunks), "%s/voice_trunks", o->data_dir);
 	struct voice_opts vo = {.bind = o->bind, .port = o->sip_port, .accounts_file = accounts,
-				.tls_file = tls};
+				.tls_file = tls, .numbers_file = numbers, .trunks_file = trunks,
+				.routing = &vr};
 	return voice_start(&the_voice, &vo);
 }
 
@@ -173,7 +224,7 @@ int core_run(const struct core_opts *o)
 	the_api = a;
 	pthread_mutex_unlock(&api_lock);
 	core_routing_attach(cr, a);
-	if (o->sip_port > 0 && sip_start(o))
+	if (o->sip_port > 0 && sip_start(o, cr))
 		goto out;
 
 	LOG_INFO(MOD, "hotline %s ready: http://%s:%d/ (store %s)", HL_VERSION,

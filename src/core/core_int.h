@@ -129,4 +129,51 @@ void core_routing_drain(struct core_routing *cr);
 /* Free everything (after the store closed). NULL ok. */
 void core_routing_free(struct core_routing *cr);
 
+/* ---- the task API for channels on the core thread (src/voice) ----------
+ *
+ * A channel that lives on the core thread (voice calls) creates and ends its
+ * tasks here instead of through api_cmd. Tasks made this way are durable
+ * like API tasks (task.created committed before the task enters the
+ * engine) and produce the same events; offers are still pushed to the
+ * agent's WebSockets. In addition, each decision about the task is reported
+ * to its callback: after the engine call that made it (from a zero timer,
+ * never from inside the engine), so the callback may call these functions
+ * again. Core thread only. */
+enum core_note_type {
+	CORE_NOTE_OFFER,     /* offered to agent (offer, version, timeout_ms, username) */
+	CORE_NOTE_WITHDRAWN, /* that offer is gone: timed out, withdrawn, rejected */
+	CORE_NOTE_ACCEPTED,  /* accepted by agent */
+	CORE_NOTE_ENDED,     /* the task ended (state: done, abandoned, cancelled, ...);
+			      * also when task.created could not be written */
+};
+struct core_task_note {
+	enum core_note_type type;
+	int64_t task;
+	int64_t offer;        /* the API offer id (core_routing_offer_answer) */
+	uint32_t version;
+	int64_t timeout_ms;
+	uint32_t agent;
+	const char *username; /* the agent's Hotline username, NULL if unknown */
+	const char *state;    /* ENDED: the task's final state */
+};
+typedef void(core_task_h)(const struct core_task_note *n, void *arg);
+
+/* Create a task on queue for channel ("voice", ...) with attributes (a JSON
+ * object's text, or NULL). *task: its id. Returns 0, -EINVAL (no such
+ * routable queue, channel not taken), -ESHUTDOWN, -ENOMEM. */
+int core_routing_task_open(struct core_routing *cr, uint32_t queue, const char *channel,
+			   const char *attributes, core_task_h *h, void *arg, int64_t *task);
+/* The customer left while the task waits (queued, offered, or not yet
+ * routed): task.abandoned. An accepted task is ended instead (as
+ * core_routing_task_end). Returns 0, -ENOENT, -EALREADY (finished). */
+int core_routing_task_abandon(struct core_routing *cr, int64_t task, const char *note);
+/* The work of an accepted task is over: task.completed, then wrap-up (or
+ * done) as the queue says. A waiting task is abandoned. */
+int core_routing_task_end(struct core_routing *cr, int64_t task);
+/* Accept or reject an offer (the API offer id) on behalf of its agent.
+ * Returns 0, -ENOENT (gone), -ESTALE, or the engine's error. */
+int core_routing_offer_answer(struct core_routing *cr, int64_t offer, uint32_t version, bool accept);
+/* Stop reporting decisions about task (pending reports are dropped). */
+void core_routing_task_detach(struct core_routing *cr, int64_t task);
+
 #endif

@@ -139,6 +139,25 @@ struct core_task {
 	int64_t created_wall;
 	char *disposition, *notes;
 	struct api_cmd *create_cmd; /* until task.created committed */
+	core_task_h *h;             /* core_routing_task_open's callback */
+	void *harg;
+	bool abandon_pending;       /* abandoned before it was routed */
+};
+
+/* A decision reported to a task's callback (core_routing_task_open). */
+struct core_note {
+	struct le le;
+	core_task_h *h;
+	void *harg;
+	struct core_task_note n;
+	char username[65];
+	char state[16];
+};
+
+struct core_user {
+	struct le le;
+	int64_t id;
+	char username[65];
 };
 
 /* A batch of events for one store write, and what to do after it. */
@@ -165,7 +184,9 @@ struct core_routing {
 	struct api *api;
 	struct mqueue *mq;
 	struct tmr tmr;
-	struct hash *tasks, *offers, *agents, *queues;
+	struct hash *tasks, *offers, *agents, *queues, *users;
+	struct list notes;         /* decisions for task callbacks, not yet delivered */
+	struct tmr ntmr;           /* delivers them */
 	struct list finished;
 	unsigned nfinished;
 	struct core_table langs, reasons;
@@ -233,6 +254,36 @@ static struct core_agent *agent_find(struct core_routing *cr, uint32_t id)
 static struct core_queue *queue_find(struct core_routing *cr, uint32_t id)
 {
 	return list_ledata(hash_lookup(cr->queues, id, queue_cmp, &id));
+}
+
+static bool user_cmp(struct le *le, void *arg)
+{
+	return ((struct core_user *)le->data)->id == *(int64_t *)arg;
+}
+
+static struct core_user *user_find(struct core_routing *cr, int64_t id)
+{
+	return list_ledata(hash_lookup(cr->users, key64((uint64_t)id), user_cmp, &id));
+}
+
+static void user_set(struct core_routing *cr, int64_t id, const char *username)
+{
+	struct core_user *u = user_find(cr, id);
+	if (!username) {
+		if (u) {
+			hash_unlink(&u->le);
+			free(u);
+		}
+		return;
+	}
+	if (!u) {
+		u = calloc(1, sizeof(*u));
+		if (!u)
+			return;
+		u->id = id;
+		hash_append(cr->users, key64((uint64_t)id), &u->le, u);
+	}
+	snprintf(u->username, sizeof(u->username), "%s", username);
 }
 
 static void task_free(struct core_task *t)
@@ -527,6 +578,50 @@ static void chat_joined(struct core_routing *cr, struct core_task *t)
 	ev_add(cr, "chat.joined", t->conversation, t->agent, t->queue, p);
 }
 
+/* ---- reports to task callbacks (core_routing_task_open) ------------------------- */
+
+static void notes_run(void *arg)
+{
+	struct core_routing *cr = arg;
+	while (!list_isempty(&cr->notes)) {
+		struct core_note *n = list_head(&cr->notes)->data;
+		list_unlink(&n->le);
+		n->n.username = n->username[0] ? n->username : NULL;
+		n->n.state = n->state;
+		n->h(&n->n, n->harg);
+		free(n);
+	}
+}
+
+static void note_add(struct core_routing *cr, struct core_task *t, enum core_note_type type,
+		     const struct routing_decision *d)
+{
+	if (!t || !t->h)
+		return;
+	struct core_note *n = calloc(1, sizeof(*n));
+	if (!n) {
+		LOG_ERROR(MOD, "out of memory: a decision about task %" PRId64 " not reported", t->id);
+		return;
+	}
+	n->h = t->h;
+	n->harg = t->harg;
+	n->n.type = type;
+	n->n.task = t->id;
+	if (d) {
+		n->n.offer = d->offer ? cr->offer_base + (int64_t)d->offer : 0;
+		n->n.version = d->version;
+		n->n.timeout_ms = d->expires - d->now;
+		n->n.agent = d->has_agent ? d->agent : 0;
+		struct core_agent *a = d->has_agent ? agent_find(cr, d->agent) : NULL;
+		struct core_user *u = a && a->user_id ? user_find(cr, a->user_id) : NULL;
+		if (u)
+			snprintf(n->username, sizeof(n->username), "%s", u->username);
+	}
+	snprintf(n->state, sizeof(n->state), "%s", task_state_names[t->state]);
+	list_append(&cr->notes, &n->le, n);
+	tmr_start(&cr->ntmr, 0, notes_run, cr);
+}
+
 static void on_decide(void *arg, const struct routing_decision *d)
 {
 	struct core_routing *cr = arg;
@@ -564,6 +659,7 @@ static void on_decide(void *arg, const struct routing_decision *d)
 			  json_pack("{s:s, s:I, s:i, s:I, s:o}", "type", "offer", "offer_id",
 				    cr->offer_base + (json_int_t)d->offer, "version", (int)d->version, "timeout_ms",
 				    (json_int_t)timeout, "task", task_json(cr, t, false)));
+		note_add(cr, t, CORE_NOTE_OFFER, d);
 		break;
 	}
 	case ROUTING_D_WITHDRAW:
@@ -590,6 +686,8 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		}
 		if (d->reason == ROUTING_R_OFFER_TIMEOUT)
 			json_object_set_new(p, "what", json_string("offer"));
+		if (d->offer)
+			note_add(cr, t, CORE_NOTE_WITHDRAWN, d);
 		if (o)
 			offer_drop(cr, o);
 		break;
@@ -609,6 +707,7 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		json_object_set_new(p, "user_id", a && a->user_id ? json_integer(a->user_id) : json_null());
 		waiting_set(cr, t, false);
 		day_count(cr, t->queue, DAY_ANSWERED, queued);
+		note_add(cr, t, CORE_NOTE_ACCEPTED, d);
 		if (o)
 			offer_drop(cr, o);
 		break;
@@ -654,6 +753,8 @@ static void on_decide(void *arg, const struct routing_decision *d)
 		if (cr->note)
 			json_object_set_new(p, "note", json_string(cr->note));
 		waiting_set(cr, t, false);
+		note_add(cr, t, CORE_NOTE_ENDED, d);
+		t->h = NULL;
 		task_finish(cr, t);
 		break;
 	case ROUTING_D_AGENT_STATE: {
@@ -852,7 +953,13 @@ static void queue_forget(struct core_routing *cr, uint32_t id)
 static void on_config(struct core_routing *cr, struct config_msg *m)
 {
 	json_t *doc = json_loads(m->payload ? m->payload : "{}", 0, NULL);
-	if (m->id > 0 && m->id <= UINT32_MAX) {
+	if (!strncmp(m->type, "user.", 5)) { /* usernames, for the voice channel */
+		json_t *id = json_object_get(doc, "id");
+		if (json_is_integer(id))
+			user_set(cr, json_integer_value(id),
+				 strcmp(m->type, "user.deleted")
+					 ? json_string_value(json_object_get(doc, "username")) : NULL);
+	} else if (m->id > 0 && m->id <= UINT32_MAX) {
 		uint32_t id = (uint32_t)m->id;
 		cr->actor = 0;
 		if (!strcmp(m->type, "queue.created") || !strcmp(m->type, "queue.updated"))
@@ -1032,6 +1139,8 @@ static void task_route(struct core_routing *cr, struct core_task *t, int err)
 	struct api_cmd *cmd = t->create_cmd;
 	t->create_cmd = NULL;
 	if (err) {
+		t->state = ROUTING_TASK_CANCELLED;
+		note_add(cr, t, CORE_NOTE_ENDED, NULL);
 		hash_unlink(&t->le);
 		task_free(t);
 		/* a prejob that refused may have said why (cmd->status >= 400) */
@@ -1055,9 +1164,13 @@ static void task_route(struct core_routing *cr, struct core_task *t, int err)
 		t->state = ROUTING_TASK_CANCELLED;
 		ev_add(cr, "task.cancelled", t->id, 0, t->queue,
 		       with_conv(t, json_pack("{s:s, s:i}", "reason", "not-routable", "error", r)));
+		note_add(cr, t, CORE_NOTE_ENDED, NULL);
+		t->h = NULL;
 		task_finish(cr, t);
 	} else {
 		t->in_engine = true;
+		if (t->abandon_pending) /* the customer left before it was routed */
+			(void)routing_task_cancel(cr->r, t->eid, ROUTING_TASK_ABANDONED, now_ms());
 	}
 	if (cmd)
 		ok(cr, cmd, 201, task_json(cr, t, true));
@@ -1527,7 +1640,9 @@ void core_routing_events(struct core_routing *cr, const struct store_event *evs,
 	for (size_t i = 0; i < n; i++) {
 		const char *t = evs[i].type;
 		bool q = !strncmp(t, "queue.", 6), a = !strncmp(t, "agent.", 6);
-		if (!q && !a)
+		bool u = !strcmp(t, "user.created") || !strcmp(t, "user.updated") ||
+			 !strcmp(t, "user.deleted");
+		if (!q && !a && !u)
 			continue; /* skill.*: see on_config */
 		if (a && strcmp(t, "agent.created") && strcmp(t, "agent.updated") &&
 		    strcmp(t, "agent.deleted"))
@@ -1536,7 +1651,7 @@ void core_routing_events(struct core_routing *cr, const struct store_event *evs,
 		if (!m)
 			continue;
 		snprintf(m->type, sizeof(m->type), "%s", t);
-		m->id = q ? evs[i].queue : evs[i].agent;
+		m->id = q ? evs[i].queue : a ? evs[i].agent : -1;
 		m->payload = evs[i].payload ? strdup(evs[i].payload) : NULL;
 		if (mqueue_push(cr->mq, MQ_CONFIG, m)) {
 			free(m->payload);
@@ -1555,7 +1670,7 @@ struct day_ev {
 };
 
 struct load {
-	json_t *queues, *agents, *open;
+	json_t *queues, *agents, *open, *users;
 	int64_t max_task;
 	int64_t day_start;    /* in: local midnight (wall ms) */
 	struct day_ev *day;   /* out: today's events, in log order */
@@ -1589,6 +1704,15 @@ static int load_row(const struct store_val *col, int n, void *arg)
 	json_t *doc = json_loads(col[1].s ? col[1].s : "{}", 0, NULL);
 	if (doc)
 		json_array_append_new(arg, json_pack("{s:I, s:o}", "id", (json_int_t)col[0].i, "doc", doc));
+	return 0;
+}
+
+static int user_row(const struct store_val *col, int n, void *arg)
+{
+	(void)n;
+	if (col[1].s)
+		json_array_append_new(arg, json_pack("{s:I, s:s}", "id", (json_int_t)col[0].i,
+						     "username", col[1].s));
 	return 0;
 }
 
@@ -1677,6 +1801,9 @@ static int load_job(struct store_tx *tx, void *arg)
 	if (!r)
 		r = store_query(tx, "SELECT id, doc FROM agents WHERE tenant = 1 ORDER BY id", NULL, 0,
 				load_row, l->agents);
+	if (!r)
+		r = store_query(tx, "SELECT id, username FROM users WHERE tenant = 1", NULL, 0,
+				user_row, l->users);
 	if (!r) {
 		r = store_query_int(tx, "SELECT max(interaction) FROM events", NULL, 0, &l->max_task);
 		if (r == -ENOENT) {
@@ -1750,18 +1877,22 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 		return -ENOMEM;
 	cr->st = st;
 	list_init(&cr->finished);
+	list_init(&cr->notes);
 	tmr_init(&cr->tmr);
+	tmr_init(&cr->ntmr);
 	struct routing_opts ro;
 	routing_opts_init(&ro);
 	ro.decide = on_decide;
 	ro.decide_arg = cr;
-	struct load l = {.queues = json_array(), .agents = json_array(), .open = json_array()};
+	struct load l = {.queues = json_array(), .agents = json_array(), .open = json_array(),
+			 .users = json_array()};
 	core_local_day(store_now_ms(), &cr->day_start, &cr->day_end);
 	l.day_start = cr->day_start;
 	int r = routing_alloc(&cr->r, &ro);
 	if (!r)
 		r = hash_alloc(&cr->tasks, 1024) || hash_alloc(&cr->offers, 256) ||
-		    hash_alloc(&cr->agents, 256) || hash_alloc(&cr->queues, 64) ? -ENOMEM : 0;
+		    hash_alloc(&cr->agents, 256) || hash_alloc(&cr->queues, 64) ||
+		    hash_alloc(&cr->users, 256) ? -ENOMEM : 0;
 	if (!r)
 		r = mqueue_alloc(&cr->mq, on_mq, cr) ? -ENOMEM : 0;
 	if (!r)
@@ -1771,6 +1902,7 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 		json_decref(l.queues);
 		json_decref(l.agents);
 		json_decref(l.open);
+		json_decref(l.users);
 		free(l.day);
 		core_routing_free(cr);
 		return r;
@@ -1815,6 +1947,10 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 	json_decref(l.queues);
 	json_decref(l.agents);
 	json_decref(l.open);
+	json_array_foreach(l.users, i, v)
+		user_set(cr, json_integer_value(json_object_get(v, "id")),
+			 json_string_value(json_object_get(v, "username")));
+	json_decref(l.users);
 	free(l.day);
 	rearm(cr);
 	*crp = cr;
@@ -1877,11 +2013,28 @@ static bool free_queue(struct le *le, void *arg)
 	return false;
 }
 
+static bool free_user(struct le *le, void *arg)
+{
+	(void)arg;
+	hash_unlink(le);
+	free(le->data);
+	return false;
+}
+
 void core_routing_free(struct core_routing *cr)
 {
 	if (!cr)
 		return;
 	tmr_cancel(&cr->tmr);
+	tmr_cancel(&cr->ntmr);
+	while (!list_isempty(&cr->notes)) {
+		struct core_note *n = list_head(&cr->notes)->data;
+		list_unlink(&n->le);
+		free(n);
+	}
+	if (cr->users)
+		hash_apply(cr->users, free_user, NULL);
+	cr->users = mem_deref(cr->users);
 	cr->mq = mem_deref(cr->mq);
 	if (cr->tasks)
 		hash_apply(cr->tasks, free_task, NULL);
@@ -1897,4 +2050,115 @@ void core_routing_free(struct core_routing *cr)
 		write_free(cr->pend);
 	routing_free(cr->r);
 	free(cr);
+}
+
+/* ---- the task API for channels on the core thread ------------------------------------------ */
+
+int core_routing_task_open(struct core_routing *cr, uint32_t queue, const char *channel,
+			   const char *attributes, core_task_h *h, void *arg, int64_t *task)
+{
+	if (cr->draining || atomic_load(&cr->stopping))
+		return -ESHUTDOWN;
+	json_t *attrs = attributes ? json_loads(attributes, 0, NULL) : NULL;
+	json_t *b = json_pack("{s:I, s:s, s:o}", "queue_id", (json_int_t)queue, "channel", channel,
+			      "attributes", json_is_object(attrs) ? attrs : json_object());
+	if (attrs && !json_is_object(attrs))
+		json_decref(attrs);
+	if (!b)
+		return -ENOMEM;
+	cr->actor = 0;
+	cr->note = NULL;
+	struct core_task *t = task_from_json(cr, b, NULL);
+	json_decref(b);
+	if (!t)
+		return -EINVAL;
+	t->conversation = 0;
+	t->created_wall = store_now_ms();
+	t->id = cr->next_task_id++;
+	t->h = h;
+	t->harg = arg;
+	hash_append(cr->tasks, key64((uint64_t)t->id), &t->le, t);
+	json_t *p = task_json(cr, t, false);
+	json_object_del(p, "position");
+	json_object_del(p, "estimated_wait_seconds");
+	ev_add(cr, "task.created", t->id, 0, t->queue, p);
+	*task = t->id;
+	flush(cr, NULL, t); /* routed once task.created committed */
+	return 0;
+}
+
+int core_routing_task_abandon(struct core_routing *cr, int64_t id, const char *note)
+{
+	struct core_task *t = task_find(cr, id);
+	if (!t)
+		return -ENOENT;
+	if (!t->in_engine) {
+		if (t->state != ROUTING_TASK_QUEUED)
+			return -EALREADY;
+		t->abandon_pending = true; /* task.created not committed yet */
+		return 0;
+	}
+	if (t->state == ROUTING_TASK_ACCEPTED || t->state == ROUTING_TASK_WRAPUP)
+		return core_routing_task_end(cr, id);
+	cr->actor = 0;
+	cr->note = note;
+	int r = routing_task_cancel(cr->r, t->eid, ROUTING_TASK_ABANDONED, now_ms());
+	cr->note = NULL;
+	flush(cr, NULL, NULL);
+	rearm(cr);
+	return r;
+}
+
+int core_routing_task_end(struct core_routing *cr, int64_t id)
+{
+	struct core_task *t = task_find(cr, id);
+	if (!t)
+		return -ENOENT;
+	if (!t->in_engine)
+		return core_routing_task_abandon(cr, id, NULL);
+	if (t->state == ROUTING_TASK_WRAPUP)
+		return -EALREADY;
+	if (t->state != ROUTING_TASK_ACCEPTED)
+		return core_routing_task_abandon(cr, id, NULL);
+	cr->actor = 0;
+	cr->note = NULL;
+	ev_add(cr, "task.completed", t->id, t->agent, t->queue, with_conv(t, json_object()));
+	int r = routing_task_end(cr->r, t->eid, now_ms());
+	flush(cr, NULL, NULL);
+	rearm(cr);
+	return r;
+}
+
+int core_routing_offer_answer(struct core_routing *cr, int64_t offer, uint32_t version, bool accept)
+{
+	struct core_offer *o = offer > cr->offer_base ? offer_find(cr, (uint64_t)(offer - cr->offer_base))
+						      : NULL;
+	if (!o)
+		return -ENOENT;
+	struct core_agent *a = agent_find(cr, o->agent);
+	cr->actor = a ? a->user_id : 0;
+	cr->note = NULL;
+	int r = accept ? routing_offer_accept(cr->r, o->id, version, now_ms())
+		       : routing_offer_reject(cr->r, o->id, version, now_ms());
+	flush(cr, NULL, NULL);
+	rearm(cr);
+	return r;
+}
+
+void core_routing_task_detach(struct core_routing *cr, int64_t id)
+{
+	struct core_task *t = task_find(cr, id);
+	if (t) {
+		t->h = NULL;
+		t->harg = NULL;
+	}
+	struct le *le = list_head(&cr->notes);
+	while (le) {
+		struct core_note *n = le->data;
+		le = le->next;
+		if (n->n.task == id) {
+			list_unlink(&n->le);
+			free(n);
+		}
+	}
 }

@@ -16,6 +16,33 @@
 
 struct voice;
 
+/* What the routing engine decided about a call's task (core_int.h's
+ * core_task_note, handed through by the core). */
+enum voice_note_type { VOICE_NOTE_OFFER, VOICE_NOTE_WITHDRAWN, VOICE_NOTE_ACCEPTED, VOICE_NOTE_ENDED };
+struct voice_note {
+	enum voice_note_type type;
+	int64_t task;
+	int64_t offer;        /* offer id, for offer_answer */
+	uint32_t version;
+	int64_t timeout_ms;
+	uint32_t agent;
+	const char *username; /* the agent's Hotline username (its phone account); NULL unknown */
+	const char *state;    /* ENDED: final task state */
+};
+typedef void(voice_note_h)(const struct voice_note *n, void *arg);
+
+/* The core's task API (core_int.h, core_routing_task_*), as the voice
+ * module sees it. Every function returns 0 or a negative errno. */
+struct voice_routing {
+	void *arg;
+	int (*task_open)(void *arg, uint32_t queue, const char *attributes, voice_note_h *h,
+			 void *harg, int64_t *task);
+	int (*task_abandon)(void *arg, int64_t task);
+	int (*task_end)(void *arg, int64_t task);
+	int (*offer_answer)(void *arg, int64_t offer, uint32_t version, int accept);
+	void (*task_detach)(void *arg, int64_t task);
+};
+
 struct voice_opts {
 	const char *bind;     /* NULL, "", "0.0.0.0" or "::": every interface address */
 	int port;             /* UDP and TCP; TLS on port + 1 (none on 65535) */
@@ -27,6 +54,15 @@ struct voice_opts {
 	/* TLS: a PEM file with the certificate (chain) and its private key.
 	 * NULL or missing file: no TLS transport. */
 	const char *tls_file;
+	/* Service numbers: a text file, one "number queue_id" per line (# starts
+	 * a comment). An INVITE to a number listed here goes to that queue.
+	 * Re-read when it changes. NULL or missing: no number takes calls. */
+	const char *numbers_file;
+	/* Trunks: a text file, one IP address per line. INVITEs from these
+	 * addresses need no digest. NULL or missing: no trunk. */
+	const char *trunks_file;
+	/* The routing engine (NULL: every call is refused). */
+	const struct voice_routing *routing;
 };
 
 /* Open the SIP transports and start answering. Returns 0 and *vp, or a

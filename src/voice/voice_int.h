@@ -73,6 +73,12 @@ void voice_reg_fail(struct voice_reg *r, const struct sa *src, uint64_t now);
  * challenge). out must hold VOICE_NONCE_LEN + 1. */
 void voice_reg_nonce(struct voice_reg *r, const struct sa *src, char *out);
 
+/* Check a request's digest for the account user (the REGISTER's To user,
+ * an INVITE's From user). 0: authenticated; 1: answered already (401
+ * challenge, 400, or 403 counted as a failed attempt). */
+int voice_reg_auth(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg,
+		   const struct pl *user);
+
 /* Answer a REGISTER (digest, then bindings). */
 void voice_reg_register(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg);
 

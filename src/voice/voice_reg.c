@@ -681,6 +681,43 @@ static void remove_all(struct voice_reg *r, const struct pl *user)
 	}
 }
 
+int voice_reg_auth(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg,
+		   const struct pl *user)
+{
+	uint64_t now = tmr_jiffies();
+	accounts_refresh(r, now);
+	struct find_auth fa = {0};
+	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_AUTHORIZATION, auth_hdr, &fa);
+	if (!fa.found) {
+		challenge(r, sip, msg, now, false);
+		return 1;
+	}
+	int nr = voice_nonce_check(r->key, &fa.resp.nonce, now, &msg->src);
+	if (nr) {
+		challenge(r, sip, msg, now, nr == -ETIMEDOUT);
+		return 1;
+	}
+	if (pl_cmp(&fa.resp.uri, &msg->ruri)) {
+		(void)sip_reply(sip, msg, 400, "Digest URI Mismatch");
+		return 1;
+	}
+	/* From here on a wrong answer is a failed attempt; the same work is
+	 * done for unknown users as for known ones. */
+	struct account *acc = pl_cmp(&fa.resp.username, user) ? NULL : account_find(r, user);
+	int ok = voice_digest_check(&fa.resp, &msg->met, acc ? acc->ha1 : r->dummy_ha1);
+	if (ok || !acc) {
+		voice_reg_fail(r, &msg->src, now);
+		char as[64];
+		LOG_INFO(MOD, "%.*s for '%.*s' from %s refused: %s", (int)msg->met.l, msg->met.p,
+			 (int)user->l, user->p, addr_str(&msg->src, as),
+			 ok == -EINVAL ? "malformed digest" : "wrong credentials");
+		(void)sip_reply(sip, msg, 403, "Forbidden");
+		return 1;
+	}
+	source_ok(r, &msg->src, now);
+	return 0;
+}
+
 void voice_reg_register(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg)
 {
 	uint64_t now = tmr_jiffies();
@@ -690,34 +727,8 @@ void voice_reg_register(struct voice_reg *r, struct sip *sip, const struct sip_m
 		(void)sip_reply(sip, msg, 400, "Bad To User");
 		return;
 	}
-	struct find_auth fa = {0};
-	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_AUTHORIZATION, auth_hdr, &fa);
-	if (!fa.found) {
-		challenge(r, sip, msg, now, false);
+	if (voice_reg_auth(r, sip, msg, user))
 		return;
-	}
-	int nr = voice_nonce_check(r->key, &fa.resp.nonce, now, &msg->src);
-	if (nr) {
-		challenge(r, sip, msg, now, nr == -ETIMEDOUT);
-		return;
-	}
-	if (pl_cmp(&fa.resp.uri, &msg->ruri)) {
-		(void)sip_reply(sip, msg, 400, "Digest URI Mismatch");
-		return;
-	}
-	/* From here on a wrong answer is a failed attempt; the same work is
-	 * done for unknown users as for known ones. */
-	struct account *acc = pl_cmp(&fa.resp.username, user) ? NULL : account_find(r, user);
-	int ok = voice_digest_check(&fa.resp, &msg->met, acc ? acc->ha1 : r->dummy_ha1);
-	if (ok || !acc) {
-		voice_reg_fail(r, &msg->src, now);
-		char as[64];
-		LOG_INFO(MOD, "REGISTER for '%.*s' from %s refused: %s", (int)user->l, user->p,
-			 addr_str(&msg->src, as), ok == -EINVAL ? "malformed digest" : "wrong credentials");
-		(void)sip_reply(sip, msg, 403, "Forbidden");
-		return;
-	}
-	source_ok(r, &msg->src, now);
 
 	uint32_t def = VOICE_EXPIRES_DEFAULT;
 	if (pl_isset(&msg->expires)) {

@@ -16,25 +16,12 @@ const ids = {};
 
 const open = openJsonWs;
 
-// A port below the ephemeral range, tried again when taken: on a busy
-// machine the ephemeral port freePort() hands out can be taken by some
-// client's connection before the server binds it.
-async function startServerRetry(opts = {}) {
-  for (let i = 0; ; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    try {
-      return await startServer({ ...opts, port });
-    } catch (e) {
-      if (i >= 5 || !/could not start the HTTP server/.test(String(e && e.message))) throw e;
-    }
-  }
-}
 
 const setState = (state) => api.put(`/api/v1/agents/${ids.wendy}/state`, { state });
 const sum = (a) => a.reduce((x, y) => x + (y || 0), 0);
 
 before(async () => {
-  srv = await startServerRetry();
+  srv = await startServer();
   contract = await loadContract(srv.base);
   const admin = await login(srv.base);
   api = checkedClient(srv.base, admin.token, contract);

@@ -41,7 +41,7 @@ import net from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServer, login, client } from '../lib/server.mjs';
+import { startServer, freePort, login, client } from '../lib/server.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -63,20 +63,6 @@ async function waitFor(fn, what = 'condition', ms = T) {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-// A free port below the kernel's ephemeral range (32768+ here), so that
-// outgoing connections of other programs cannot hold it.
-async function quietPort() {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port');
-}
 
 let server;
 let api;            // admin, bearer token
@@ -216,7 +202,7 @@ const waitWidgetMessage = (page, pred, what) => waitFor(async () => (await widge
 // ---- setup -------------------------------------------------------------------------------
 
 before(async () => {
-  server = await startServer({ port: await quietPort(), args: ['--web', join(root, 'web')] });
+  server = await startServer({ args: ['--web', join(root, 'web')] });
   const s = await login(server.base);
   api = client(server.base, s.token);
 
@@ -258,7 +244,7 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(hostHtml(u.searchParams.get('queue') ?? 'Sales'));
   });
-  const port = await quietPort();
+  const port = await freePort();
   await new Promise((r) => hostSrv.listen(port, '127.0.0.1', r));
   hostBase = `http://127.0.0.1:${port}`;
   assert.notEqual(new URL(hostBase).origin, new URL(server.base).origin);

@@ -204,24 +204,9 @@ async function sendFromComposer(page, conv, text) {
   await box.press('Enter');
 }
 
-// A port below the kernel's ephemeral range (32768 up), so that client
-// connections of other programs on this machine cannot hold it; tried again
-// if the server still cannot bind it.
-function portCandidate() {
-  return 20000 + Math.floor(Math.random() * 12000);
-}
-async function startWithRetry(opts) {
-  for (let i = 0; ; i++) {
-    try {
-      return await startServer({ ...opts, port: portCandidate() });
-    } catch (e) {
-      if (i >= 9 || !/could not start the HTTP server/.test(e.message)) throw e;
-    }
-  }
-}
 
 before(async () => {
-  server = await startWithRetry({ args: ['--web', join(root, 'web')] });
+  server = await startServer({ args: ['--web', join(root, 'web')] });
   const s = await login(server.base);
   api = client(server.base, s.token);
 

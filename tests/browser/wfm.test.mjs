@@ -10,21 +10,8 @@ import { startServer, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
 const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
 let srv, browser;
 
-// A port below the ephemeral range, tried again when taken: on a busy
-// machine the ephemeral port freePort() hands out can be taken by some
-// client's connection before the server binds it.
-async function startServerRetry(opts = {}) {
-  for (let i = 0; ; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    try {
-      return await startServer({ ...opts, port });
-    } catch (e) {
-      if (i >= 5 || !/could not start the HTTP server/.test(String(e && e.message))) throw e;
-    }
-  }
-}
 before(async () => {
-  srv = await startServerRetry({ args: ['--web', webDir] });
+  srv = await startServer({ args: ['--web', webDir] });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
     '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 });

@@ -25,7 +25,7 @@ import { deflateSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { chromium } from 'playwright-core';
 import net from 'node:net';
-import { startServer, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
+import { startServer, freePort, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -41,21 +41,6 @@ async function waitFor(fn, what = 'condition', ms = 15000) {
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-// A free port below the kernel's ephemeral range (32768+ here): a port
-// from listen(0) can be taken as the source port of an outgoing connection
-// before the server binds it when something else (a load test) is busy.
-async function quietPort() {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port');
-}
 
 // ---- a small PNG and PDF, made here ------------------------------------------
 
@@ -244,7 +229,7 @@ async function startChat(page, name, email) {
 // ---- setup ------------------------------------------------------------------------------
 
 before(async () => {
-  server = await startServer({ port: await quietPort(), args: ['--web', join(root, 'web')] });
+  server = await startServer({ args: ['--web', join(root, 'web')] });
   const s = await login(server.base);
   admin = client(server.base, s.token);
   const mkQueue = async (body) => {
@@ -293,7 +278,7 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(hostHtml(u.searchParams.get('queue') ?? 'Sales'));
   });
-  const port = await quietPort();
+  const port = await freePort();
   await new Promise((r) => hostSrv.listen(port, '127.0.0.1', r));
   hostBase = `http://127.0.0.1:${port}`;
   assert.notEqual(new URL(hostBase).origin, new URL(server.base).origin);

@@ -12,15 +12,20 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = process.env.HOTLINE_BIN || join(root, 'build', 'hotline');
 export const ADMIN_PASSWORD = 'admin-test-password-1';
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+// A free port below the kernel's ephemeral range (32768 and up), so that
+// outgoing connections of other programs (a load test) cannot take it
+// between this check and the server's bind; startServer retries anyway.
+export async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const ok = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-    s.on('error', reject);
-  });
+    if (ok) return port;
+  }
+  throw new Error('no free port');
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
