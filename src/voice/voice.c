@@ -17,10 +17,12 @@
  * dispatches by method:
  *   OPTIONS   200 (monitoring pings, phones' keep-alives)
  *   REGISTER  the registrar (voice_reg.c)
- *   INVITE    403: no call is accepted yet, and nothing is ever forwarded
- *             (counted as a failed attempt: toll-fraud scanners get blocked)
- *   BYE, CANCEL 481 (there is no dialog to end)
- *   ACK       nothing
+ *   INVITE    to a service number from a registered phone (digest) or a
+ *             trunk: a call (voice_call.c, through libre's sipsess); to any
+ *             other number 403, and nothing is ever forwarded (counted as a
+ *             failed attempt: toll-fraud scanners get blocked)
+ *   ACK, BYE, CANCEL, in-dialog requests: libre's sipsess (481 without a
+ *             dialog)
  *   others    501 with Allow
  * Bytes libre cannot parse as SIP are dropped by libre.
  */
@@ -33,7 +35,7 @@
 #include <unistd.h>
 
 #define MOD "voice"
-#define ALLOW "Allow: OPTIONS, REGISTER\r\n"
+#define ALLOW "Allow: OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL\r\n"
 
 static bool is(const struct sip_msg *msg, const char *met)
 {
@@ -72,8 +74,10 @@ bool voice_recv(const struct sip_msg *msg, void *arg)
 {
 	struct voice *v = arg;
 	bool ack = is(msg, "ACK");
-	if (!request_sane(v, msg, ack) || ack)
+	if (!request_sane(v, msg, ack))
 		return true;
+	if (ack)
+		return !v->sock; /* sipsess's: the ACK of a 200 */
 	uint64_t now = tmr_jiffies();
 	uint32_t retry = 0;
 	if (!is(msg, "OPTIONS") && voice_reg_blocked(v->reg, &msg->src, now, &retry)) {
@@ -86,10 +90,12 @@ bool voice_recv(const struct sip_msg *msg, void *arg)
 				 ALLOW "Accept: application/sdp\r\nContent-Length: 0\r\n\r\n");
 	else if (is(msg, "REGISTER"))
 		voice_reg_register(v->reg, v->sip, msg);
-	else if (is(msg, "INVITE")) {
-		voice_reg_fail(v->reg, &msg->src, now);
-		(void)sip_reply(v->sip, msg, 403, "Forbidden");
-	} else if (is(msg, "BYE") || is(msg, "CANCEL"))
+	else if (is(msg, "INVITE") && !pl_isset(&msg->to.tag))
+		return voice_call_invite(v, msg, now);
+	else if (v->sock && (is(msg, "INVITE") || is(msg, "BYE") || is(msg, "CANCEL") ||
+			     is(msg, "INFO") || is(msg, "REFER") || is(msg, "NOTIFY")))
+		return false; /* sipsess: dialogs (481 when there is none) */
+	else if (is(msg, "BYE") || is(msg, "CANCEL") || is(msg, "INVITE"))
 		(void)sip_reply(v->sip, msg, 481, "Call/Transaction Does Not Exist");
 	else
 		(void)sip_replyf(v->sip, msg, 501, "Not Implemented",
@@ -140,6 +146,7 @@ static bool add_if(const char *ifname, const struct sa *sa, void *arg)
 static void voice_destructor(void *arg)
 {
 	struct voice *v = arg;
+	voice_call_close(v);
 	v->lsnr = mem_deref(v->lsnr);
 	if (v->sip)
 		sip_close(v->sip, true);
@@ -148,7 +155,7 @@ static void voice_destructor(void *arg)
 	v->tls = mem_deref(v->tls);
 }
 
-static int voice_alloc(struct voice **vp, const char *accounts_file)
+static int voice_alloc(struct voice **vp, const char *accounts_file, const struct voice_opts *o)
 {
 	struct voice *v = mem_zalloc(sizeof(*v), voice_destructor);
 	if (!v)
@@ -159,6 +166,8 @@ static int voice_alloc(struct voice **vp, const char *accounts_file)
 		return -r;
 	}
 	r = voice_reg_alloc(&v->reg, accounts_file);
+	if (!r)
+		r = voice_call_init(v, o);
 	if (r) {
 		mem_deref(v);
 		return r;
@@ -170,7 +179,7 @@ static int voice_alloc(struct voice **vp, const char *accounts_file)
 int voice_alloc_detached(struct voice **vp, const char *accounts_text)
 {
 	struct voice *v = NULL;
-	int r = voice_alloc(&v, NULL);
+	int r = voice_alloc(&v, NULL, NULL);
 	if (!r && accounts_text)
 		r = voice_reg_set_accounts(v->reg, accounts_text, strlen(accounts_text));
 	if (r) {
@@ -186,7 +195,7 @@ int voice_start(struct voice **vp, const struct voice_opts *o)
 	if (!o || o->port <= 0 || o->port > 65535)
 		return -EINVAL;
 	struct voice *v;
-	int r = voice_alloc(&v, o->accounts_file);
+	int r = voice_alloc(&v, o->accounts_file, o);
 	if (r) {
 		LOG_ERROR(MOD, "could not start SIP: %s", strerror(-r));
 		return r;
@@ -212,6 +221,8 @@ int voice_start(struct voice **vp, const struct voice_opts *o)
 	}
 	if (!r)
 		r = sip_listen(&v->lsnr, v->sip, true, voice_recv, v);
+	if (!r && (r = -voice_call_listen(v)) < 0)
+		r = -r;
 	if (r) {
 		LOG_ERROR(MOD, "could not listen for SIP on port %d: %s", o->port, strerror(r));
 		mem_deref(v);

@@ -34,7 +34,22 @@
 #define VOICE_BODY_MAX 16384             /* larger request bodies: 413 */
 #define VOICE_URI_MAX 512                /* longer Contact URIs: 400 */
 
+#include <sys/stat.h>
+
 struct voice_reg;
+
+/* A small configuration file, re-read when it changes (voice_call.c). */
+struct voice_file {
+	char *path;
+	struct stat st;
+	uint64_t checked;
+	bool seen;
+};
+
+struct voice_number {
+	char num[40];
+	uint32_t queue;
+};
 
 struct voice {
 	struct sip *sip;
@@ -42,7 +57,36 @@ struct voice {
 	struct voice_reg *reg;
 	struct tls *tls;      /* NULL: no TLS transport */
 	unsigned transports;
+	/* calls (voice_call.c) */
+	struct sipsess_sock *sock;
+	struct voice_routing rt;
+	bool has_rt;
+	struct voice_file numbers, trunks;
+	struct voice_number *numbers_tab;
+	unsigned n_numbers;
+	struct sa trunks_tab[256];
+	unsigned n_trunks;
+	struct list calls;
+	struct tmr media;     /* the 20 ms media tick */
+	uint64_t media_due;
+	uint32_t pending_queue; /* voice_call_invite -> sipsess's connection handler */
 };
+
+/* ---- calls (voice_call.c) --------------------------------------------- */
+
+/* Set up calls (after v->sip exists): the sipsess socket, numbers, trunks,
+ * routing. o may be NULL (no calls). Returns 0 or a negative errno. */
+int voice_call_init(struct voice *v, const struct voice_opts *o);
+/* Take INVITEs through libre's sipsess (after voice_recv's sip_listen, so
+ * that voice_recv sees every request first). Returns 0 or a negative errno. */
+int voice_call_listen(struct voice *v);
+/* Hang up every call (tasks are left to the next start) and free. */
+void voice_call_close(struct voice *v);
+/* A new INVITE (no To tag) that passed the sanity checks: refuses it (403
+ * for a number that is not a service number, counted as a failed attempt;
+ * the digest challenge or 403 for a phone), returning true; or returns
+ * false to let libre's sipsess listener take it (and answer it). */
+bool voice_call_invite(struct voice *v, const struct sip_msg *msg, uint64_t now);
 
 /* The request handler (sip_listen's). Replies through v->sip; with no
  * transport added (fuzzing), replies fail quietly. Always returns true. */

@@ -36,12 +36,10 @@
 // A scenario that fails skips the ones after it (they build on it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer, freePort, login, client } from '../lib/server.mjs';
+import { startServer, login, client } from '../lib/server.mjs';
+import { launchBrowser, startHostPage } from '../lib/browser.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -234,33 +232,21 @@ before(async () => {
   ids.bert = await mkAgent({ name: 'Bert', user_id: ids.bertUser, languages: ['en'], capacity: { chat: 2 }, queues: [ids.billing] });
   await waitFor(async () => (await api.get(`/api/v1/agents/${ids.bert}/state`)).status === 200, 'agents in routing');
 
-  hostSrv = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://127.0.0.1');
-    if (u.pathname !== '/') {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
+  hostSrv = await startHostPage((u, res) => {
+    if (u.pathname !== '/') return false;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(hostHtml(u.searchParams.get('queue') ?? 'Sales'));
+    return true;
   });
-  const port = await freePort();
-  await new Promise((r) => hostSrv.listen(port, '127.0.0.1', r));
-  hostBase = `http://127.0.0.1:${port}`;
+  hostBase = hostSrv.base;
   assert.notEqual(new URL(hostBase).origin, new URL(server.base).origin);
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (hostSrv) await new Promise((r) => hostSrv.close(r));
+  if (hostSrv) await hostSrv.close();
   if (server) {
     const st = await server.stop();
     server.cleanup();

@@ -21,9 +21,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { startServer, login, client } from '../lib/server.mjs';
+import { launchBrowser } from '../lib/browser.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -247,13 +247,7 @@ before(async () => {
   // The agents reach the routing engine through the event hook.
   await waitFor(async () => (await api.get(`/api/v1/agents/${ids.bert}/state`)).status === 200, T, 'agents in routing');
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

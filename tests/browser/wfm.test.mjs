@@ -4,16 +4,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startServer, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
+import { launchBrowser } from '../lib/browser.mjs';
 
 const webDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
 let srv, browser;
 
 before(async () => {
   srv = await startServer({ args: ['--web', webDir] });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
-    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  browser = await launchBrowser();
 });
 after(async () => { await browser?.close(); await srv.stop(); srv.cleanup(); });
 

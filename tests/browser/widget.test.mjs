@@ -17,15 +17,13 @@
 // phone-width viewport, and end + rating (the chat.rated event).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import WebSocket from 'ws';
-import { chromium } from 'playwright-core';
-import net from 'node:net';
-import { startServer, freePort, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
+import { startServer, login, client, ADMIN_PASSWORD } from '../lib/server.mjs';
+import { launchBrowser, startHostPage } from '../lib/browser.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -262,39 +260,28 @@ before(async () => {
     return c.agents_available > 0;
   }, 'an available agent in the chat config');
 
-  hostSrv = http.createServer((req, res) => {
-    const u = new URL(req.url, 'http://127.0.0.1');
-    if (u.pathname !== '/') {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
+  hostSrv = await startHostPage((u, res) => {
+    if (u.pathname !== '/') return false;
     if (u.searchParams.has('pasted')) {
       // A page in another encoding with the snippet copied from the admin UI.
       res.writeHead(200, { 'content-type': 'text/html; charset=windows-1252' });
       res.end(`<!doctype html><html><head><title>Pasted</title></head><body><p>Our site</p>${pasted}</body></html>`);
-      return;
+      return true;
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
     res.end(hostHtml(u.searchParams.get('queue') ?? 'Sales'));
+    return true;
   });
-  const port = await freePort();
-  await new Promise((r) => hostSrv.listen(port, '127.0.0.1', r));
-  hostBase = `http://127.0.0.1:${port}`;
+  hostBase = hostSrv.base;
   assert.notEqual(new URL(hostBase).origin, new URL(server.base).origin);
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
   aliceWs?.ws.close();
-  if (hostSrv) await new Promise((r) => hostSrv.close(r));
+  if (hostSrv) await hostSrv.close();
   if (server) {
     const st = await server.stop();
     assert.equal(st.code, 0, `hotline exit: ${JSON.stringify(st)}`);
