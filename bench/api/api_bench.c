@@ -31,7 +31,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -54,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define WRK_PATH "/usr/bin/wrk"
 #define ADMIN_PASSWORD "bench-admin-Pass-7"
 /* RFC 6455's sample key: a fixed key is fine, and its accept value is known. */
@@ -64,7 +65,7 @@
 #define MAX_SRC_ADDRS 8 /* 127.0.0.1..8, only if ephemeral ports run out */
 
 static struct {
-	char tmp[512], data[600], web[600], log[600];
+	struct bench_dirs dir; /* tmp, data, web, log */
 	char server_bin[PATH_MAX];
 	pid_t server;
 	int port;
@@ -72,55 +73,16 @@ static struct {
 	bool cleanup_armed;
 } G;
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop)
-		;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* Stops the server (SIGTERM, then SIGKILL after 10 s); returns its wait status
  * or -1. Prints how it went so a slow or unclean stop is visible. */
 static int stop_server(bool quiet)
 {
 	if (G.server <= 0)
 		return -1;
-	double t0 = now_s();
-	kill(G.server, SIGTERM);
 	int st = 0;
-	pid_t r = 0;
-	while ((r = waitpid(G.server, &st, WNOHANG)) == 0 && now_s() - t0 < 10.0)
-		sleep_s(0.02);
-	double took = now_s() - t0;
-	if (r == 0) {
-		kill(G.server, SIGKILL);
-		waitpid(G.server, &st, 0);
+	double took = 0;
+	if (!bench_stop_child(G.server, 10.0, &st, &took))
 		fprintf(stderr, "WARNING: server ignored SIGTERM for 10 s; killed\n");
-	}
 	G.server = 0;
 	if (!quiet) {
 		if (WIFEXITED(st))
@@ -139,41 +101,18 @@ static void cleanup(void)
 		return;
 	G.cleanup_armed = false;
 	stop_server(true);
-	if (G.tmp[0])
-		nftw(G.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void print_log_tail(void)
-{
-	FILE *f = fopen(G.log, "r");
-	if (!f)
-		return;
-	char line[1024];
-	char *ring[20] = {0};
-	unsigned n = 0;
-	while (fgets(line, sizeof(line), f)) {
-		free(ring[n % 20]);
-		ring[n % 20] = strdup(line);
-		n++;
-	}
-	fclose(f);
-	fprintf(stderr, "--- last lines of the server log ---\n");
-	for (unsigned i = n > 20 ? n - 20 : 0; i < n; i++)
-		fputs(ring[i % 20] ? ring[i % 20] : "", stderr);
-	for (unsigned i = 0; i < 20; i++)
-		free(ring[i]);
+	if (G.dir.tmp[0])
+		bench_rm_rf(G.dir.tmp);
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "api bench: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	bench_vcomplain("api bench", fmt, ap);
 	va_end(ap);
-	if (G.log[0])
-		print_log_tail();
+	if (G.dir.log[0])
+		bench_print_log_tail(G.dir.log, 20);
 	exit(1); /* atexit: stop the server, remove the temp directory */
 }
 
@@ -193,7 +132,7 @@ static void check_server_alive(const char *when)
 	int st;
 	if (G.server <= 0)
 		fail("server not running %s", when);
-	if (waitpid(G.server, &st, WNOHANG) == G.server) {
+	if (bench_child_exited(G.server, &st)) {
 		G.server = 0;
 		if (WIFSIGNALED(st))
 			fail("server CRASHED %s: killed by signal %d (%s)", when, WTERMSIG(st),
@@ -208,22 +147,11 @@ struct rss {
 
 static struct rss read_rss(void)
 {
-	struct rss r = {-1, -1, -1, -1, -1};
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)G.server);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		fail("cannot read %s: %s", path, strerror(errno));
-	char line[256];
-	while (fgets(line, sizeof(line), f)) {
-		static const char *const keys[] = {"VmRSS:", "RssAnon:", "RssFile:", "VmHWM:", "Threads:"};
-		long *vals[] = {&r.rss_kb, &r.anon_kb, &r.file_kb, &r.hwm_kb, &r.threads};
-		for (int i = 0; i < 5; i++)
-			if (strncmp(line, keys[i], strlen(keys[i])) == 0)
-				*vals[i] = strtol(line + strlen(keys[i]), NULL, 10);
-	}
-	fclose(f);
-	return r;
+	static const char *const keys[] = {"VmRSS:", "RssAnon:", "RssFile:", "VmHWM:", "Threads:"};
+	long v[5];
+	if (bench_proc_status(G.server, keys, v, 5) != 0)
+		fail("cannot read /proc/%d/status: %s", (int)G.server, strerror(errno));
+	return (struct rss){v[0], v[1], v[2], v[3], v[4]};
 }
 
 static void print_rss(const char *label, struct rss r)
@@ -235,121 +163,23 @@ static void print_rss(const char *label, struct rss r)
 
 static int free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+	int port = bench_free_port();
+	if (port < 0)
 		fail("cannot find a free port: %s", strerror(errno));
-	close(fd);
-	return ntohs(sa.sin_port);
+	return port;
 }
 
 /* ---- a minimal blocking HTTP/1.1 client for setup and checks ------------ */
 
-struct resp {
-	int status;
-	char *buf; /* whole response, NUL-terminated */
-	const char *body;
-	size_t body_len;
-};
-
-static void resp_free(struct resp *r)
+/* Returns 0 with *r filled, or -1 on a transport error. Uses the session
+ * token once logged in. */
+static int http_do(const char *method, const char *path, const char *json, struct bench_resp *r)
 {
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
-}
-
-static bool send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
-/* Returns 0 with *r filled, or -1 on a transport error (errno-style text in
- * r->buf is not kept). Uses the session token once logged in. */
-static int http_do(const char *method, const char *path, const char *json, struct resp *r)
-{
-	memset(r, 0, sizeof(*r));
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct timeval tv = {10, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)G.port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	char head[1024], auth[300] = "", ctype[128] = "";
-	if (G.token[0])
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", G.token);
-	if (json)
-		snprintf(ctype, sizeof(ctype), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-			 strlen(json));
-	int hn = snprintf(head, sizeof(head),
-			  "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s\r\n",
-			  method, path, G.port, auth, ctype);
-	if (hn < 0 || (size_t)hn >= sizeof(head) || !send_all(fd, head, (size_t)hn) ||
-	    (json && !send_all(fd, json, strlen(json)))) {
-		close(fd);
-		return -1;
-	}
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	long want = -1; /* total bytes once Content-Length is known */
-	while (buf && (want < 0 || (long)len < want)) {
-		if (len + 1 >= cap) {
-			if (cap >= (16u << 20))
-				break;
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR && !g_stop)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		char *eoh = strstr(buf, "\r\n\r\n");
-		if (want < 0 && eoh) {
-			*eoh = '\0'; /* search the headers only */
-			char *cl = strcasestr(buf, "\r\ncontent-length:");
-			if (cl)
-				want = (long)(eoh + 4 - buf) + strtol(cl + 17, NULL, 10);
-			*eoh = '\r';
-		}
-	}
-	close(fd);
-	if (!buf || len < 12 || strncmp(buf, "HTTP/1.", 7) != 0) {
-		free(buf);
-		return -1;
-	}
-	buf[len] = '\0';
-	r->buf = buf;
-	r->status = (int)strtol(buf + 9, NULL, 10);
-	char *eoh = strstr(buf, "\r\n\r\n");
-	r->body = eoh ? eoh + 4 : buf + len;
-	r->body_len = (size_t)(buf + len - r->body);
-	return 0;
+	return bench_http_do(G.port, 0, 10, method, path, G.token, json, r);
 }
 
 static void expect(const char *method, const char *path, const char *json, int status,
-		   struct resp *r)
+		   struct bench_resp *r)
 {
 	if (http_do(method, path, json, r) != 0)
 		fail("%s %s: no HTTP answer", method, path);
@@ -357,52 +187,41 @@ static void expect(const char *method, const char *path, const char *json, int s
 		fail("%s %s: expected %d, got %d: %.300s", method, path, status, r->status, r->body);
 }
 
+static bool server_up(void)
+{
+	check_server_alive("during start");
+	return true;
+}
+
+static bool healthz_ok(void)
+{
+	struct bench_resp r;
+	bool ok = http_do("GET", "/healthz", NULL, &r) == 0 && r.status == 200;
+	bench_resp_free(&r);
+	return ok;
+}
+
 static void start_server(void)
 {
 	G.port = free_port();
 	char port[16];
 	snprintf(port, sizeof(port), "%d", G.port);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
+	char *argv[] = {G.server_bin, "serve",    "--data",    G.dir.data,       "--http-port",
+			port,         "--bind",   "127.0.0.1", "--sip-port", "0",
+			"--web",      G.dir.web,      NULL};
+	G.server = bench_spawn_server(G.dir.log, argv, "HOTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD);
+	if (G.server < 0) {
+		G.server = 0;
 		fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* If the bench is killed, the server must not outlive it. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(127);
-		int fd = open(G.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		setenv("HOTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD, 1);
-		char *argv[] = {G.server_bin, "serve",     "--data",     G.data, "--http-port",
-				port,         "--bind",    "127.0.0.1",  "--sip-port", "0",
-				"--web",      G.web,       NULL};
-		execv(G.server_bin, argv);
-		fprintf(stderr, "exec %s: %s\n", G.server_bin, strerror(errno));
-		_exit(127);
 	}
-	G.server = pid;
-	double t0 = now_s();
-	for (;;) {
-		check_server_alive("during start");
-		struct resp r;
-		if (http_do("GET", "/healthz", NULL, &r) == 0 && r.status == 200) {
-			resp_free(&r);
-			break;
-		}
-		resp_free(&r);
-		if (g_stop)
-			fail("interrupted");
-		if (now_s() - t0 > 15.0)
-			fail("server did not answer /healthz with 200 within 15 s");
-		sleep_s(0.05);
-	}
+	double t0 = bench_now_s();
+	int rc = bench_wait_ready(server_up, healthz_ok, 15.0);
+	if (rc == -2)
+		fail("interrupted");
+	if (rc != 0)
+		fail("server did not answer /healthz with 200 within 15 s");
 	printf("server:          %s on 127.0.0.1:%d, ready in %.2f s\n", G.server_bin, G.port,
-	       now_s() - t0);
+	       bench_now_s() - t0);
 }
 
 /* ---- wrk ---------------------------------------------------------------- */
@@ -508,13 +327,13 @@ static void run_wrk(const char *label, const char *path, const char *script, int
 	close(pfd[1]);
 	char out[65536];
 	size_t len = 0;
-	double deadline = now_s() + dur + 30;
+	double deadline = bench_now_s() + dur + 30;
 	for (;;) {
-		if (g_stop || now_s() > deadline) {
+		if (bench_stop || bench_now_s() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			close(pfd[0]);
-			fail("%s: %s", label, g_stop ? "interrupted" : "wrk did not finish in time; killed");
+			fail("%s: %s", label, bench_stop ? "interrupted" : "wrk did not finish in time; killed");
 		}
 		struct pollfd pf = {pfd[0], POLLIN, 0};
 		if (poll(&pf, 1, 200) <= 0)
@@ -715,7 +534,7 @@ static void ws_start(struct ws_run *w, int i, const char *req, size_t reqlen)
 		c->st = C_CONNECTING;
 		if (r == 0) {
 			/* loopback may connect at once */
-			if (!send_all(c->fd, req, reqlen)) {
+			if (!bench_send_all(c->fd, req, reqlen)) {
 				ws_fail(w, i, F_CONNECT);
 				return;
 			}
@@ -734,7 +553,7 @@ static void ws_event(struct ws_run *w, int i, uint32_t events, const char *req, 
 		int err = 0;
 		socklen_t el = sizeof(err);
 		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-		if (err || !send_all(c->fd, req, reqlen)) {
+		if (err || !bench_send_all(c->fd, req, reqlen)) {
 			w->first_errno = w->first_errno ? w->first_errno : (err ? err : errno);
 			ws_fail(w, i, F_CONNECT);
 			return;
@@ -811,11 +630,11 @@ static long metric(const char *text, const char *name)
 
 static long server_ws_count(void)
 {
-	struct resp r;
+	struct bench_resp r;
 	long v = -1;
 	if (http_do("GET", "/metrics", NULL, &r) == 0 && r.status == 200)
 		v = metric(r.body, "hotline_ws_connections");
-	resp_free(&r);
+	bench_resp_free(&r);
 	return v;
 }
 
@@ -852,10 +671,11 @@ static bool ws_probe(const char *proto, const char **what)
 	int r = 0;
 	*what = "no connection";
 	if (c && fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 && send_all(fd, req, reqlen)) {
-		double t0 = now_s();
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	    bench_send_all(fd, req, reqlen)) {
+		double t0 = bench_now_s();
 		*what = "no answer";
-		while (r == 0 && now_s() - t0 < 2.0 && !g_stop) {
+		while (r == 0 && bench_now_s() - t0 < 2.0 && !bench_stop) {
 			ssize_t n = recv(fd, c->buf + c->n, WS_BUF - 1 - c->n, 0);
 			if (n == 0) {
 				r = -(1 + F_EOF);
@@ -894,14 +714,14 @@ static void run_ws(int round, int n, const char *proto, double limit_s, double h
 		w.c[i].fd = -1;
 
 	o->before = read_rss();
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	int next = 0;
-	while (w.open + w.failed < n && now_s() - t0 < limit_s && !g_stop) {
+	while (w.open + w.failed < n && bench_now_s() - t0 < limit_s && !bench_stop) {
 		while (w.inflight < WS_INFLIGHT && next < n)
 			ws_start(&w, next++, req, reqlen);
 		ws_pump(&w, 50, req, reqlen);
 	}
-	o->open_s = now_s() - t0;
+	o->open_s = bench_now_s() - t0;
 	for (int i = 0; i < n; i++)
 		if (w.c[i].st == C_NEW || w.c[i].st == C_CONNECTING || w.c[i].st == C_WAIT) {
 			if (w.c[i].st == C_NEW) {
@@ -918,8 +738,8 @@ static void run_ws(int round, int n, const char *proto, double limit_s, double h
 
 	/* Hold them idle: lets the server settle, and catches any stream it
 	 * drops (a hold past 30 s would show an idle timeout). */
-	double t1 = now_s();
-	while (now_s() - t1 < hold_s && !g_stop)
+	double t1 = bench_now_s();
+	while (bench_now_s() - t1 < hold_s && !bench_stop)
 		ws_pump(&w, 50, req, reqlen);
 	o->with = read_rss();
 	o->open = w.open;
@@ -951,7 +771,7 @@ static void run_ws(int round, int n, const char *proto, double limit_s, double h
 	int closing = 0;
 	for (int i = 0; i < n; i++)
 		if (w.c[i].st == C_OPEN) {
-			if (send_all(w.c[i].fd, (const char *)close_frame, sizeof(close_frame))) {
+			if (bench_send_all(w.c[i].fd, (const char *)close_frame, sizeof(close_frame))) {
 				w.c[i].st = C_CLOSING;
 				closing++;
 			} else {
@@ -960,12 +780,12 @@ static void run_ws(int round, int n, const char *proto, double limit_s, double h
 				w.c[i].st = C_FAILED;
 			}
 		}
-	double t2 = now_s();
+	double t2 = bench_now_s();
 	for (;;) {
 		int left = 0;
 		for (int i = 0; i < n; i++)
 			left += w.c[i].st == C_CLOSING;
-		if (!left || now_s() - t2 > 10.0 || g_stop)
+		if (!left || bench_now_s() - t2 > 10.0 || bench_stop)
 			break;
 		ws_pump(&w, 50, req, reqlen);
 	}
@@ -977,23 +797,23 @@ static void run_ws(int round, int n, const char *proto, double limit_s, double h
 	}
 	close(w.ep);
 	free(w.c);
-	sleep_s(settle_s);
+	bench_sleep_s(settle_s);
 	check_server_alive("after closing WebSockets");
 	o->after = read_rss();
 	o->server_count_after = server_ws_count();
 	printf("ws close (%d):    %d of %d closed by the server after our close frame in %.2f s; "
 	       "server counts %ld afterwards\n",
-	       round, o->closed_clean, closing, now_s() - t2 - settle_s, o->server_count_after);
+	       round, o->closed_clean, closing, bench_now_s() - t2 - settle_s, o->server_count_after);
 }
 
 /* ---- report helpers ---------------------------------------------------- */
 
 static void print_metrics(void)
 {
-	struct resp r;
+	struct bench_resp r;
 	if (http_do("GET", "/metrics", NULL, &r) != 0 || r.status != 200) {
 		printf("server metrics:  /metrics did not answer\n");
-		resp_free(&r);
+		bench_resp_free(&r);
 		return;
 	}
 	printf("server metrics:  http");
@@ -1007,14 +827,14 @@ static void print_metrics(void)
 	       metric(r.body, "hotline_events_total"), metric(r.body, "hotline_store_commits_total"),
 	       metric(r.body, "hotline_store_jobs_total"), metric(r.body, "hotline_store_errors_total"),
 	       metric(r.body, "hotline_store_queue_depth"));
-	resp_free(&r);
+	bench_resp_free(&r);
 }
 
 /* Errors and warnings the server logged during the run: under load these
  * are findings in their own right. */
 static void scan_log(void)
 {
-	FILE *f = fopen(G.log, "r");
+	FILE *f = fopen(G.dir.log, "r");
 	if (!f)
 		return;
 	char line[1024];
@@ -1086,63 +906,31 @@ int main(int argc, char **argv)
 			WRK_PATH);
 		return 1;
 	}
-	if (!G.server_bin[0]) {
-		char self[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (n <= 0)
-			fail("cannot read /proc/self/exe");
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash)
-			*slash = '\0';
-		int k = snprintf(G.server_bin, sizeof(G.server_bin), "%.*s/../hotline",
-				 (int)(sizeof(G.server_bin) - 16), self);
-		if (k < 0 || (size_t)k >= sizeof(G.server_bin))
-			fail("path of this program is too long");
-	}
-	char real[PATH_MAX];
-	if (!realpath(G.server_bin, real) || access(real, X_OK) != 0)
-		fail("server binary %s not found (build the hotline target or pass --server PATH)",
-		     G.server_bin);
-	snprintf(G.server_bin, sizeof(G.server_bin), "%s", real);
+	char err[PATH_MAX + 100];
+	if (bench_server_path(G.server_bin, sizeof(G.server_bin), err, sizeof(err)) != 0)
+		fail("%s", err);
 
 	/* Each idle WebSocket is a descriptor here too. */
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)nws + 64 > rl.rlim_cur) {
+	rlim_t nofile = bench_raise_nofile();
+	if (nofile != RLIM_INFINITY && (rlim_t)nws + 64 > nofile) {
 		printf("note:            RLIMIT_NOFILE is %lu: opening %lu WebSockets instead of %d\n",
-		       (unsigned long)rl.rlim_cur, (unsigned long)(rl.rlim_cur - 64), nws);
-		nws = (int)(rl.rlim_cur - 64);
+		       (unsigned long)nofile, (unsigned long)(nofile - 64), nws);
+		nws = (int)(nofile - 64);
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal; /* no SA_RESTART: blocking calls return EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	bench_catch_signals();
 
-	const char *tmpdir = getenv("TMPDIR");
-	snprintf(G.tmp, sizeof(G.tmp), "%s/hl-bench-api.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (!mkdtemp(G.tmp))
-		fail("mkdtemp %s: %s", G.tmp, strerror(errno));
+	if (bench_make_dirs("api", &G.dir) != 0)
+		fail("mkdtemp %s: %s", G.dir.tmp, strerror(errno));
 	G.cleanup_armed = true;
 	atexit(cleanup);
-	snprintf(G.data, sizeof(G.data), "%s/data", G.tmp);
-	snprintf(G.web, sizeof(G.web), "%s/web", G.tmp);
-	snprintf(G.log, sizeof(G.log), "%s/server.log", G.tmp);
-	if (mkdir(G.data, 0700) != 0 || mkdir(G.web, 0700) != 0)
-		fail("mkdir in %s: %s", G.tmp, strerror(errno));
+	if (mkdir(G.dir.data, 0700) != 0 || mkdir(G.dir.web, 0700) != 0)
+		fail("mkdir in %s: %s", G.dir.tmp, strerror(errno));
 	static const char index_html[] =
 		"<!doctype html><html><head><meta charset=\"utf-8\"><title>Hotline</title></head>"
 		"<body><p>api bench</p></body></html>\n";
 	char path[700];
-	snprintf(path, sizeof(path), "%s/index.html", G.web);
+	snprintf(path, sizeof(path), "%s/index.html", G.dir.web);
 	write_file(path, index_html, sizeof(index_html) - 1);
 
 	printf("api bench:       wrk --latency -t2 -c64 -d%ds per run, %d idle WebSockets%s\n", dur,
@@ -1152,7 +940,7 @@ int main(int argc, char **argv)
 	print_rss("after start (idle):", start);
 
 	/* Log in and build the data set: five queues, so the list is realistic. */
-	struct resp r;
+	struct bench_resp r;
 	char *login = NULL;
 	json_t *j = json_pack("{s:s, s:s}", "username", "admin", "password", ADMIN_PASSWORD);
 	login = json_dumps(j, JSON_COMPACT);
@@ -1165,7 +953,7 @@ int main(int argc, char **argv)
 		fail("login answer has no token: %.200s", r.body);
 	snprintf(G.token, sizeof(G.token), "%s", tok);
 	json_decref(lj);
-	resp_free(&r);
+	bench_resp_free(&r);
 
 	static const struct {
 		const char *name, *desc, *strategy, *lang;
@@ -1194,26 +982,26 @@ int main(int argc, char **argv)
 		json_decref(q);
 		expect("POST", "/api/v1/queues", body, 201, &r);
 		free(body);
-		resp_free(&r);
+		bench_resp_free(&r);
 	}
 
 	/* The floor: the GET's exact body as a static file on the same server. */
 	expect("GET", "/api/v1/queues", NULL, 200, &r);
-	snprintf(path, sizeof(path), "%s/same.json", G.web);
+	snprintf(path, sizeof(path), "%s/same.json", G.dir.web);
 	write_file(path, r.body, r.body_len);
 	size_t body_len = r.body_len;
-	resp_free(&r);
+	bench_resp_free(&r);
 	expect("GET", "/same.json", NULL, 200, &r);
 	if (r.body_len != body_len)
 		fail("/same.json came back with %zu bytes, expected %zu", r.body_len, body_len);
-	resp_free(&r);
+	bench_resp_free(&r);
 	expect("GET", "/", NULL, 200, &r);
-	resp_free(&r);
+	bench_resp_free(&r);
 	printf("data:            5 queues; GET /api/v1/queues body %zu bytes = /same.json\n", body_len);
 
 	char get_lua[700], post_lua[700];
-	snprintf(get_lua, sizeof(get_lua), "%s/get.lua", G.tmp);
-	snprintf(post_lua, sizeof(post_lua), "%s/post.lua", G.tmp);
+	snprintf(get_lua, sizeof(get_lua), "%s/get.lua", G.dir.tmp);
+	snprintf(post_lua, sizeof(post_lua), "%s/post.lua", G.dir.tmp);
 	/* No identities: those must be unique across customers, so a fixed body
 	 * would turn every POST after the first into a 409. */
 	static const char post_body[] =
@@ -1223,12 +1011,12 @@ int main(int argc, char **argv)
 
 	struct wrk_res st, gt, pt;
 	run_wrk("static", "/same.json", NULL, dur, &st);
-	sleep_s(settle);
+	bench_sleep_s(settle);
 	run_wrk("GET", "/api/v1/queues", get_lua, dur, &gt);
-	sleep_s(settle);
+	bench_sleep_s(settle);
 	struct rss after_get = read_rss();
 	run_wrk("POST", "/api/v1/customers", post_lua, dur, &pt);
-	sleep_s(settle);
+	bench_sleep_s(settle);
 	double post_ok = pt.rps;
 	if (pt.non201 > 0 && pt.requests > 0)
 		post_ok = pt.rps * (double)(pt.requests - pt.non201) / (double)pt.requests;

@@ -82,13 +82,13 @@
  * is bounded in count and time; the server is stopped and the temporary
  * directory removed on every exit path.
  */
+#include "bench_util.h"
 #include "chat_bench.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -133,68 +133,9 @@
 
 /* ---- small utilities ---------------------------------------------------- */
 
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	g_stop = 1;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static double now_s(void)
-{
-	return (double)now_ns() * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop)
-		;
-}
-
 #define ADD(x, n) __atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
-
-/* The string value of "key":"…" (the bench's own texts have no escapes). */
-static int str_field(const char *s, size_t n, const char *key, char *out, size_t size)
-{
-	char pat[48];
-	int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	const char *p = memmem(s, n, pat, (size_t)pl);
-	if (!p)
-		return -1;
-	p += pl;
-	const char *end = memchr(p, '"', (size_t)(s + n - p));
-	if (!end || (size_t)(end - p) >= size)
-		return -1;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
-	return 0;
-}
-
-static int64_t num_field(const char *s, size_t n, const char *key)
-{
-	char pat[48];
-	int pl = snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = memmem(s, n, pat, (size_t)pl);
-	if (!p || p + pl >= s + n)
-		return -1;
-	p += pl;
-	while (p < s + n && *p == ' ')
-		p++;
-	if (p >= s + n || (*p != '-' && (*p < '0' || *p > '9')))
-		return -1;
-	return strtoll(p, NULL, 10);
-}
 
 static bool has(const char *s, size_t n, const char *lit)
 {
@@ -237,7 +178,7 @@ enum { K_ECHO, K_HOTLINE, K_ECHO_POLL };
 static const char *const kind_name[] = {"echo", "hotline", "echo-poll"};
 
 static struct {
-	char tmp[512], data[600], web[600], log[600];
+	struct bench_dirs dir; /* tmp, data, web, log */
 	char self[PATH_MAX], server_bin[PATH_MAX];
 	int kind;
 	pid_t server;
@@ -253,17 +194,6 @@ static struct {
 	char proc_comm[20]; /* the server's process name: threads that keep it are unnamed */
 	long clk_tck;
 } G;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void print_log_tail(int lines);
 
 static void kill_workers(void)
 {
@@ -282,16 +212,9 @@ static double stop_server(void)
 {
 	if (G.server <= 0)
 		return 0;
-	double t0 = now_s();
-	kill(G.server, SIGTERM);
 	int st = 0;
-	pid_t r = 0;
-	while ((r = waitpid(G.server, &st, WNOHANG)) == 0 && now_s() - t0 < 15.0)
-		sleep_s(0.02);
-	double took = now_s() - t0;
-	if (r == 0) {
-		kill(G.server, SIGKILL);
-		waitpid(G.server, &st, 0);
+	double took = 0;
+	if (!bench_stop_child(G.server, 15.0, &st, &took)) {
 		took = -1;
 	} else if ((WIFSIGNALED(st) && !(G.kind == K_ECHO && WTERMSIG(st) == SIGTERM)) ||
 		   (WIFEXITED(st) && WEXITSTATUS(st) != 0)) {
@@ -311,64 +234,32 @@ static void cleanup(void)
 	G.cleanup_armed = false;
 	kill_workers();
 	stop_server();
-	if (G.tmp[0] && !G.keep)
-		nftw(G.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	else if (G.tmp[0])
-		fprintf(stderr, "chat bench: kept %s\n", G.tmp);
+	if (G.dir.tmp[0] && !G.keep)
+		bench_rm_rf(G.dir.tmp);
+	else if (G.dir.tmp[0])
+		fprintf(stderr, "chat bench: kept %s\n", G.dir.tmp);
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "chat bench: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	bench_vcomplain("chat bench", fmt, ap);
 	va_end(ap);
 	if (G.is_worker)
 		_exit(1);
-	if (G.kind == K_HOTLINE && G.log[0])
-		print_log_tail(20);
+	if (G.kind == K_HOTLINE && G.dir.log[0])
+		bench_print_log_tail(G.dir.log, 20);
 	exit(1); /* atexit: workers, server, temporary directory */
-}
-
-static void print_log_tail(int want)
-{
-	FILE *f = fopen(G.log, "r");
-	if (!f)
-		return;
-	char line[1024];
-	char *ring[40] = {0};
-	unsigned n = 0;
-	if (want > 40)
-		want = 40;
-	while (fgets(line, sizeof(line), f)) {
-		free(ring[n % 40]);
-		ring[n % 40] = strdup(line);
-		n++;
-	}
-	fclose(f);
-	fprintf(stderr, "--- last lines of the server log ---\n");
-	for (unsigned i = n > (unsigned)want ? n - (unsigned)want : 0; i < n; i++)
-		fputs(ring[i % 40] ? ring[i % 40] : "", stderr);
-	for (unsigned i = 0; i < 40; i++)
-		free(ring[i]);
 }
 
 /* ---- /proc ---------------------------------------------------------------- */
 
 static long proc_rss_kb(pid_t pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	long v = -1;
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			v = strtol(line + 6, NULL, 10);
-	fclose(f);
+	static const char *const key[] = {"VmRSS:"};
+	long v;
+	bench_proc_status(pid, key, &v, 1);
 	return v;
 }
 
@@ -482,119 +373,15 @@ static void loadavg(char *out, size_t size)
 
 /* ---- a minimal blocking HTTP/1.1 client for setup ------------------------ */
 
-struct resp {
-	int status;
-	char *buf;
-	const char *body;
-	size_t body_len;
-};
-
-static void resp_free(struct resp *r)
-{
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
-}
-
-static bool send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		p += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
+/* From another source address (SRC_MASTER): see bench_http_do. */
 static int http_do(const char *method, const char *path, const char *token, const char *json,
-		   struct resp *r)
+		   struct bench_resp *r)
 {
-	memset(r, 0, sizeof(*r));
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	struct timeval tv = {20, 0};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* From another source address: probing 127.0.0.1:P before the server
-	 * listens could otherwise pick P itself as the ephemeral port and
-	 * connect to itself (TCP simultaneous open), which keeps the port
-	 * taken and the server then fails to bind it. */
-	int one = 1;
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(SRC_MASTER)};
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
-		close(fd);
-		return -1;
-	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)G.port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	char head[1200], auth[300] = "", ctype[128] = "";
-	if (token && *token)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", token);
-	if (json)
-		snprintf(ctype, sizeof(ctype), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-			 strlen(json));
-	int hn = snprintf(head, sizeof(head),
-			  "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s\r\n",
-			  method, path, G.port, auth, ctype);
-	if (hn < 0 || (size_t)hn >= sizeof(head) || !send_all(fd, head, (size_t)hn) ||
-	    (json && !send_all(fd, json, strlen(json)))) {
-		close(fd);
-		return -1;
-	}
-	size_t cap = 8192, len = 0;
-	char *buf = malloc(cap);
-	long want = -1;
-	while (buf && (want < 0 || (long)len < want)) {
-		if (len + 1 >= cap) {
-			if (cap >= (8u << 20))
-				break;
-			char *nb = realloc(buf, cap * 2);
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR && !g_stop)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-		char *eoh = strstr(buf, "\r\n\r\n");
-		if (want < 0 && eoh) {
-			*eoh = '\0';
-			char *cl = strcasestr(buf, "\r\ncontent-length:");
-			if (cl)
-				want = (long)(eoh + 4 - buf) + strtol(cl + 17, NULL, 10);
-			*eoh = '\r';
-		}
-	}
-	close(fd);
-	if (!buf || len < 12 || strncmp(buf, "HTTP/1.", 7) != 0) {
-		free(buf);
-		return -1;
-	}
-	buf[len] = '\0';
-	r->buf = buf;
-	r->status = (int)strtol(buf + 9, NULL, 10);
-	char *eoh = strstr(buf, "\r\n\r\n");
-	r->body = eoh ? eoh + 4 : buf + len;
-	r->body_len = (size_t)(buf + len - r->body);
-	return 0;
+	return bench_http_do(G.port, SRC_MASTER, 20, method, path, token, json, r);
 }
 
 /* The integer field of a JSON answer, or -1. */
-static int64_t json_int_of(const struct resp *r, const char *key)
+static int64_t json_int_of(const struct bench_resp *r, const char *key)
 {
 	json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
 	int64_t v = -1;
@@ -610,12 +397,12 @@ static int login(const char *user, const char *pass, char *tok, size_t size, cha
 	json_t *j = json_pack("{s:s, s:s}", "username", user, "password", pass);
 	char *body = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	struct resp r;
+	struct bench_resp r;
 	int rc = http_do("POST", "/api/v1/auth/login", NULL, body, &r);
 	free(body);
 	if (rc != 0 || r.status != 200) {
 		snprintf(err, esize, "login %s: %d %.100s", user, rc ? -1 : r.status, r.body ? r.body : "");
-		resp_free(&r);
+		bench_resp_free(&r);
 		return -1;
 	}
 	json_t *lj = json_loadb(r.body, r.body_len, 0, NULL);
@@ -626,7 +413,7 @@ static int login(const char *user, const char *pass, char *tok, size_t size, cha
 	else
 		snprintf(err, esize, "login %s: no token", user);
 	json_decref(lj);
-	resp_free(&r);
+	bench_resp_free(&r);
 	return ok ? 0 : -1;
 }
 
@@ -908,10 +695,10 @@ static void agent_frame(int i, const char *s, size_t n)
 		if (!has(s, n, "\"from\":\"customer\"") || !has(s, n, "\"kind\":\"message\""))
 			return;
 		ADD(W.st->msgs_in, 1);
-		int64_t conv = num_field(s, n, "interaction");
+		int64_t conv = bench_num_field(s, n, "interaction");
 		char cid[72], text[512];
-		if (conv <= 0 || str_field(s, n, "client_id", cid, sizeof(cid)) ||
-		    str_field(s, n, "text", text, sizeof(text))) {
+		if (conv <= 0 || bench_str_field(s, n, "client_id", cid, sizeof(cid)) ||
+		    bench_str_field(s, n, "text", text, sizeof(text))) {
 			ADD(W.st->proto_err, 1);
 			set_err("agent: cannot read chat.message: %.180s", s);
 			return;
@@ -992,12 +779,12 @@ static void customer_frame(int i, const char *s, size_t n)
 	struct shm *sh = G.shm;
 	if (has(s, n, "\"type\":\"message\"")) {
 		char text[512];
-		if (str_field(s, n, "text", text, sizeof(text))) {
+		if (bench_str_field(s, n, "text", text, sizeof(text))) {
 			ADD(W.st->proto_err, 1);
 			set_err("customer: message without text: %.180s", s);
 			return;
 		}
-		int64_t t = strtoll(text, NULL, 10), now = now_ns();
+		int64_t t = strtoll(text, NULL, 10), now = bench_now_ns();
 		bool in_win = t >= LOAD(sh->win_t0) && t < LOAD(sh->win_t1);
 		if (has(s, n, "\"from\":\"agent\"")) {
 			ADD(W.st->replies, 1);
@@ -1018,7 +805,7 @@ static void customer_frame(int i, const char *s, size_t n)
 		if (c->cs == CS_START_SENT) {
 			W.inflight--;
 			c->cs = CS_STARTED;
-			c->conv = num_field(s, n, "conversation");
+			c->conv = bench_num_field(s, n, "conversation");
 			ADD(W.st->started, 1);
 			/* an agent may have joined before the socket was attached:
 			 * then "started" already says "active" and no "state"
@@ -1428,12 +1215,12 @@ static void worker_main(int wid, int first, int count, uint32_t src, double rt_r
 			conn_start(count + k);
 	}
 	struct epoll_event evs[512];
-	int64_t t_start = now_ns();
+	int64_t t_start = bench_now_ns();
 	int64_t last_cmd_change = t_start;
 	int prev_cmd = -1;
 	for (;;) {
 		int cmd = LOAD(G.shm->cmd);
-		int64_t now = now_ns();
+		int64_t now = bench_now_ns();
 		if (cmd != prev_cmd) {
 			prev_cmd = cmd;
 			last_cmd_change = now;
@@ -1485,14 +1272,10 @@ static void worker_main(int wid, int first, int count, uint32_t src, double rt_r
 
 static int free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+	int port = bench_free_port();
+	if (port < 0)
 		fail("cannot find a free port: %s", strerror(errno));
-	close(fd);
-	return ntohs(sa.sin_port);
+	return port;
 }
 
 static bool server_alive(void)
@@ -1500,7 +1283,7 @@ static bool server_alive(void)
 	int st;
 	if (G.server <= 0)
 		return false;
-	if (waitpid(G.server, &st, WNOHANG) == G.server) {
+	if (bench_child_exited(G.server, &st)) {
 		G.server = 0;
 		if (WIFSIGNALED(st))
 			printf("   server CRASHED: killed by signal %d (%s)\n", WTERMSIG(st),
@@ -1512,6 +1295,14 @@ static bool server_alive(void)
 	return true;
 }
 
+static bool healthz_ok(void)
+{
+	struct bench_resp r;
+	bool ok = http_do("GET", "/healthz", NULL, NULL, &r) == 0 && r.status == 200;
+	bench_resp_free(&r);
+	return ok;
+}
+
 static int start_server(int kind)
 {
 	G.kind = kind;
@@ -1519,58 +1310,30 @@ static int start_server(int kind)
 	char port[16];
 	snprintf(port, sizeof(port), "%d", G.port);
 	if (kind == K_HOTLINE) {
-		nftw(G.data, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		if (mkdir(G.data, 0700) != 0)
-			fail("mkdir %s: %s", G.data, strerror(errno));
+		bench_rm_rf(G.dir.data);
+		if (mkdir(G.dir.data, 0700) != 0)
+			fail("mkdir %s: %s", G.dir.data, strerror(errno));
 	}
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid < 0)
+	if (kind == K_HOTLINE) {
+		char *argv[] = {G.server_bin, "serve",     "--data",    G.dir.data,
+				"--http-port", port,       "--bind",    "127.0.0.1",
+				"--sip-port",  "0",        "--web",     G.dir.web,
+				NULL};
+		G.server = bench_spawn_server(G.dir.log, argv, "HOTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD);
+	} else {
+		char *argv[] = {G.self, "--echo-server", port, kind == K_ECHO ? "ev" : NULL, NULL};
+		G.server = bench_spawn_server(G.dir.log, argv, NULL, NULL);
+	}
+	if (G.server < 0) {
+		G.server = 0;
 		fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(127);
-		int fd = open(G.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		if (kind == K_HOTLINE) {
-			setenv("HOTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD, 1);
-			char *argv[] = {G.server_bin, "serve",     "--data",    G.data,
-					"--http-port", port,       "--bind",    "127.0.0.1",
-					"--sip-port",  "0",        "--web",     G.web,
-					NULL};
-			execv(G.server_bin, argv);
-		} else {
-			char *argv[] = {G.self, "--echo-server", port,
-					kind == K_ECHO ? "ev" : NULL, NULL};
-			execv(G.self, argv);
-		}
-		fprintf(stderr, "exec: %s\n", strerror(errno));
-		_exit(127);
 	}
-	G.server = pid;
-	double t0 = now_s();
-	for (;;) {
-		if (!server_alive())
-			return -1;
-		struct resp r;
-		if (http_do("GET", "/healthz", NULL, NULL, &r) == 0 && r.status == 200) {
-			resp_free(&r);
-			return 0;
-		}
-		resp_free(&r);
-		if (g_stop)
-			fail("interrupted");
-		if (now_s() - t0 > 15.0) {
-			printf("   server did not answer /healthz with 200 within 15 s\n");
-			return -1;
-		}
-		sleep_s(0.05);
-	}
+	int rc = bench_wait_ready(server_alive, healthz_ok, 15.0);
+	if (rc == -2)
+		fail("interrupted");
+	if (rc == -3)
+		printf("   server did not answer /healthz with 200 within 15 s\n");
+	return rc == 0 ? 0 : -1;
 }
 
 /* Admin login, the chat queue, A agent users with agent records, their
@@ -1587,20 +1350,20 @@ static int setup_hotline(int nagents, int cap)
 			      "offer_timeout_seconds", 300, "wrap_up_seconds", 0);
 	char *body = json_dumps(q, JSON_COMPACT);
 	json_decref(q);
-	struct resp r;
+	struct bench_resp r;
 	int rc = http_do("POST", "/api/v1/queues", G.admin_token, body, &r);
 	free(body);
 	if (rc || r.status != 201) {
 		printf("   setup: POST /api/v1/queues: %d %.200s\n", rc ? -1 : r.status,
 		       r.body ? r.body : "");
-		resp_free(&r);
+		bench_resp_free(&r);
 		return -1;
 	}
 	G.queue_id = json_int_of(&r, "id");
-	resp_free(&r);
+	bench_resp_free(&r);
 
 	memset(G.agents, 0, sizeof(*G.agents) * MAX_AGENTS);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	pid_t helpers[SETUP_HELPERS];
 	for (int h = 0; h < SETUP_HELPERS; h++) {
 		pid_t pid = fork();
@@ -1609,7 +1372,7 @@ static int setup_hotline(int nagents, int cap)
 		if (pid == 0) {
 			G.is_worker = true;
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			for (int i = h; i < nagents && !g_stop; i += SETUP_HELPERS) {
+			for (int i = h; i < nagents && !bench_stop; i += SETUP_HELPERS) {
 				struct agent_cred *a = &G.agents[i];
 				char uname[64], name[64];
 				snprintf(uname, sizeof(uname), "bench-agent-%d", i);
@@ -1619,17 +1382,17 @@ static int setup_hotline(int nagents, int cap)
 						      AGENT_PASSWORD);
 				char *ub = json_dumps(u, JSON_COMPACT);
 				json_decref(u);
-				struct resp ur;
+				struct bench_resp ur;
 				int urc = http_do("POST", "/api/v1/users", G.admin_token, ub, &ur);
 				free(ub);
 				if (urc || ur.status != 201) {
 					snprintf(a->err, sizeof(a->err), "POST /users: %d %.100s",
 						 urc ? -1 : ur.status, ur.body ? ur.body : "");
-					resp_free(&ur);
+					bench_resp_free(&ur);
 					continue;
 				}
 				a->user_id = json_int_of(&ur, "id");
-				resp_free(&ur);
+				bench_resp_free(&ur);
 				/* languages: a chat task requires the conversation's */
 				json_t *ag = json_pack("{s:s, s:I, s:{s:i}, s:[I], s:[s]}", "name", name,
 						       "user_id", (json_int_t)a->user_id, "capacity",
@@ -1637,17 +1400,17 @@ static int setup_hotline(int nagents, int cap)
 						       "languages", "en");
 				char *ab = json_dumps(ag, JSON_COMPACT);
 				json_decref(ag);
-				struct resp ar;
+				struct bench_resp ar;
 				int arc = http_do("POST", "/api/v1/agents", G.admin_token, ab, &ar);
 				free(ab);
 				if (arc || ar.status != 201) {
 					snprintf(a->err, sizeof(a->err), "POST /agents: %d %.100s",
 						 arc ? -1 : ar.status, ar.body ? ar.body : "");
-					resp_free(&ar);
+					bench_resp_free(&ar);
 					continue;
 				}
 				a->agent_id = json_int_of(&ar, "id");
-				resp_free(&ar);
+				bench_resp_free(&ar);
 				if (login(uname, AGENT_PASSWORD, a->token, sizeof(a->token), a->err,
 					  sizeof(a->err)) == 0)
 					a->ok = 1;
@@ -1665,7 +1428,7 @@ static int setup_hotline(int nagents, int cap)
 				helpers[h] = 0;
 				left--;
 			}
-		if (left && (now_s() - t0 > limit || g_stop)) {
+		if (left && (bench_now_s() - t0 > limit || bench_stop)) {
 			for (int h = 0; h < SETUP_HELPERS; h++)
 				if (helpers[h] > 0) {
 					kill(helpers[h], SIGKILL);
@@ -1673,7 +1436,7 @@ static int setup_hotline(int nagents, int cap)
 				}
 			break;
 		}
-		sleep_s(0.05);
+		bench_sleep_s(0.05);
 	}
 	int ok = 0;
 	const char *first_err = NULL;
@@ -1685,8 +1448,8 @@ static int setup_hotline(int nagents, int cap)
 	}
 	printf("   setup: queue %lld; %d of %d agents (capacity chat %d) created and logged in "
 	       "in %.1f s%s%s\n",
-	       (long long)G.queue_id, ok, nagents, cap, now_s() - t0, first_err ? "; first error: " : "",
-	       first_err ? first_err : "");
+	       (long long)G.queue_id, ok, nagents, cap, bench_now_s() - t0,
+	       first_err ? "; first error: " : "", first_err ? first_err : "");
 	return ok == nagents ? 0 : -1;
 }
 
@@ -1704,14 +1467,14 @@ static pid_t spawn_worker(int wid, int first, int count, uint32_t src, double rt
 static void stop_workers(void)
 {
 	STORE(G.shm->cmd, CMD_EXIT);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (int i = 0; i < G.nworkers; i++) {
-		while (G.workers[i] > 0 && now_s() - t0 < 10.0) {
+		while (G.workers[i] > 0 && bench_now_s() - t0 < 10.0) {
 			if (waitpid(G.workers[i], NULL, WNOHANG) == G.workers[i]) {
 				G.workers[i] = 0;
 				break;
 			}
-			sleep_s(0.01);
+			bench_sleep_s(0.01);
 		}
 	}
 	kill_workers();
@@ -1753,7 +1516,7 @@ static double metric_of(const char *text, const char *name)
 static struct srv_metrics read_metrics(void)
 {
 	struct srv_metrics m = {0};
-	struct resp r = {0};
+	struct bench_resp r = {0};
 	if (G.kind == K_HOTLINE && http_do("GET", "/metrics", NULL, NULL, &r) == 0 && r.status == 200) {
 		m.commits = metric_of(r.body, "hotline_store_commits_total");
 		m.jobs = metric_of(r.body, "hotline_store_jobs_total");
@@ -1761,14 +1524,14 @@ static struct srv_metrics read_metrics(void)
 		m.ws_sent = metric_of(r.body, "hotline_ws_events_sent_total");
 		m.ok = m.commits >= 0 && m.jobs >= 0;
 	}
-	resp_free(&r);
+	bench_resp_free(&r);
 	return m;
 }
 
 /* Errors and warnings the server logged: under load these are findings. */
 static void scan_log(void)
 {
-	FILE *f = fopen(G.log, "r");
+	FILE *f = fopen(G.dir.log, "r");
 	if (!f)
 		return;
 	char line[1024];
@@ -1943,14 +1706,14 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 	printf("== %s, %d sessions, %d agents (load average %s)\n", kind_name[kind], n, nagents, la);
 	memset(G.shm, 0, offsetof(struct shm, lat));
 	G.shm->win_t0 = G.shm->win_t1 = INT64_MAX;
-	double t_start = now_s();
+	double t_start = bench_now_s();
 	if (start_server(kind) != 0) {
-		print_log_tail(20);
+		bench_print_log_tail(G.dir.log, 20);
 		return;
 	}
 	s->ran = true;
 	if (kind == K_HOTLINE && setup_hotline(nagents, cap) != 0) {
-		print_log_tail(10);
+		bench_print_log_tail(G.dir.log, 10);
 		stop_server();
 		return;
 	}
@@ -1958,13 +1721,13 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 	/* agents */
 	G.nworkers = 0;
 	spawn_worker(0, 0, nagents, SRC_AGENTS, 0);
-	double t0 = now_s();
-	while (SUM(state_ok, 0, 1) + SUM(failed, 0, 1) < nagents && now_s() - t0 < 60.0 && !g_stop &&
-	       server_alive())
-		sleep_s(0.02);
+	double t0 = bench_now_s();
+	while (SUM(state_ok, 0, 1) + SUM(failed, 0, 1) < nagents && bench_now_s() - t0 < 60.0 &&
+	       !bench_stop && server_alive())
+		bench_sleep_s(0.02);
 	long ready = SUM(state_ok, 0, 1);
 	printf("   agents: %ld of %d streams open with hello%s in %.1f s\n", SUM(hello, 0, 1), nagents,
-	       kind == K_HOTLINE ? " and set available" : "", now_s() - t0);
+	       kind == K_HOTLINE ? " and set available" : "", bench_now_s() - t0);
 	if (ready < nagents) {
 		const char *e = first_error(0, 1);
 		printf("   agents not ready (%ld of %d); first error: %s\n", ready, nagents,
@@ -1973,7 +1736,7 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 		stop_server();
 		return;
 	}
-	sleep_s(cf->settle);
+	bench_sleep_s(cf->settle);
 	s->rss_before = proc_rss_kb(G.server);
 	{
 		char sp[64];
@@ -1988,26 +1751,26 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 		spawn_worker(1 + w, first, last - first, SRC_CUSTOMERS + (uint32_t)w,
 			     rt_rate * (double)(last - first) / (double)n);
 	}
-	t0 = now_s();
+	t0 = bench_now_s();
 	double limit = 30.0 + (double)n / 200.0;
 	long active = 0, failed = 0;
 	double last_progress = t0;
 	long last_active = -1;
-	while (!g_stop) {
+	while (!bench_stop) {
 		active = SUM(active, 1, 1 + ncw);
 		failed = SUM(failed, 1, 1 + ncw) + SUM(dropped, 1, 1 + ncw);
 		if (active != last_active) {
 			last_active = active;
-			last_progress = now_s();
+			last_progress = bench_now_s();
 		}
-		if (active + failed >= n || now_s() - t0 > limit || !server_alive())
+		if (active + failed >= n || bench_now_s() - t0 > limit || !server_alive())
 			break;
 		/* no new active session for 20 s: give up waiting */
-		if (now_s() - last_progress > 20.0)
+		if (bench_now_s() - last_progress > 20.0)
 			break;
-		sleep_s(0.05);
+		bench_sleep_s(0.05);
 	}
-	s->open_s = now_s() - t0;
+	s->open_s = bench_now_s() - t0;
 	s->active = (int)active;
 	long started = SUM(started, 1, 1 + ncw);
 	printf("   sessions: %ld of %d active (%ld started, %ld failed) in %.1f s (%.0f/s)", active, n,
@@ -2030,7 +1793,7 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 		stop_server();
 		return;
 	}
-	sleep_s(cf->settle);
+	bench_sleep_s(cf->settle);
 	s->rss_after = proc_rss_kb(G.server);
 	s->kb_per_session = (double)(s->rss_after - s->rss_before) / (double)active;
 	printf("   rss: %.1f MB with agents only, %.1f MB with %ld sessions: %.2f KB per session\n",
@@ -2038,12 +1801,12 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 	       s->kb_per_session);
 
 	/* messages */
-	int64_t now = now_ns();
+	int64_t now = bench_now_ns();
 	STORE(G.shm->load_t0, now);
 	STORE(G.shm->win_t0, now + (int64_t)(cf->warmup * 1e9));
 	STORE(G.shm->win_t1, now + (int64_t)((cf->warmup + cf->duration) * 1e9));
 	STORE(G.shm->cmd, CMD_LOAD);
-	sleep_s(cf->warmup);
+	bench_sleep_s(cf->warmup);
 	long sent0 = SUM(sent, 1, 1 + ncw), rep0 = SUM(replies_sent, 0, 1);
 	long cpu0 = proc_ticks(G.server), ccpu0 = 0;
 	for (int w = 0; w < G.nworkers; w++)
@@ -2051,9 +1814,9 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 	struct thread_cpu th0, th1;
 	struct srv_metrics m0 = read_metrics(), m1;
 	thread_cpu(G.server, &th0);
-	double w0 = now_s();
-	sleep_s(cf->duration);
-	double secs = now_s() - w0;
+	double w0 = bench_now_s();
+	bench_sleep_s(cf->duration);
+	double secs = bench_now_s() - w0;
 	long sent1 = SUM(sent, 1, 1 + ncw), rep1 = SUM(replies_sent, 0, 1);
 	long cpu1 = proc_ticks(G.server), ccpu1 = 0;
 	for (int w = 0; w < G.nworkers; w++)
@@ -2062,10 +1825,10 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 	m1 = read_metrics();
 	STORE(G.shm->cmd, CMD_STOP);
 	/* drain: answers to the window's last messages */
-	double d0 = now_s();
-	while (now_s() - d0 < cf->drain && !g_stop &&
+	double d0 = bench_now_s();
+	while (bench_now_s() - d0 < cf->drain && !bench_stop &&
 	       SUM(replies_win, 1, 1 + ncw) < SUM(sent_win, 1, 1 + ncw))
-		sleep_s(0.02);
+		bench_sleep_s(0.02);
 	bool alive = server_alive();
 	long msgs = (sent1 - sent0) + (rep1 - rep0);
 	double cpu_s = (double)(cpu1 - cpu0) / (double)G.clk_tck;
@@ -2117,7 +1880,7 @@ static void run_step(int kind, int n, const struct cfg *cf, struct step *s)
 	if (stop_s < 0)
 		printf("   server killed after 15 s (SIGTERM ignored)   <-- NOT CLEAN\n");
 	else
-		printf("   server stopped in %.2f s; step took %.1f s\n", stop_s, now_s() - t_start);
+		printf("   server stopped in %.2f s; step took %.1f s\n", stop_s, bench_now_s() - t_start);
 }
 
 static void usage(void)
@@ -2228,41 +1991,17 @@ int main(int argc, char **argv)
 		fail("cannot read /proc/self/exe");
 	G.self[sl] = '\0';
 	if (do_hotline) {
-		if (!G.server_bin[0]) {
-			char dir[PATH_MAX];
-			snprintf(dir, sizeof(dir), "%s", G.self);
-			char *slash = strrchr(dir, '/');
-			if (slash)
-				*slash = '\0';
-			int k = snprintf(G.server_bin, sizeof(G.server_bin), "%.*s/../hotline",
-					 (int)(sizeof(G.server_bin) - 16), dir);
-			if (k < 0 || (size_t)k >= sizeof(G.server_bin))
-				fail("path of this program is too long");
-		}
-		char real[PATH_MAX];
-		if (!realpath(G.server_bin, real) || access(real, X_OK) != 0)
-			fail("server binary %s not found (build the hotline target or pass --server PATH)",
-			     G.server_bin);
-		snprintf(G.server_bin, sizeof(G.server_bin), "%s", real);
+		char err[PATH_MAX + 100];
+		if (bench_server_path(G.server_bin, sizeof(G.server_bin), err, sizeof(err)) != 0)
+			fail("%s", err);
 	}
 
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < SESSIONS_PER_WORKER + 256)
+	rlim_t nofile = bench_raise_nofile();
+	if (nofile != RLIM_INFINITY && nofile < SESSIONS_PER_WORKER + 256)
 		fail("RLIMIT_NOFILE is %lu; need at least %d per client process",
-		     (unsigned long)rl.rlim_cur, SESSIONS_PER_WORKER + 256);
+		     (unsigned long)nofile, SESSIONS_PER_WORKER + 256);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	bench_catch_signals();
 
 	G.shm = mmap(NULL, sizeof(struct shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
 		     0);
@@ -2271,17 +2010,12 @@ int main(int argc, char **argv)
 	if (G.shm == MAP_FAILED || G.agents == MAP_FAILED)
 		fail("mmap: %s", strerror(errno));
 
-	const char *tmpdir = getenv("TMPDIR");
-	snprintf(G.tmp, sizeof(G.tmp), "%s/hl-bench-chat.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-	if (!mkdtemp(G.tmp))
-		fail("mkdtemp %s: %s", G.tmp, strerror(errno));
+	if (bench_make_dirs("chat", &G.dir) != 0)
+		fail("mkdtemp %s: %s", G.dir.tmp, strerror(errno));
 	G.cleanup_armed = true;
 	atexit(cleanup);
-	snprintf(G.data, sizeof(G.data), "%s/data", G.tmp);
-	snprintf(G.web, sizeof(G.web), "%s/web", G.tmp);
-	snprintf(G.log, sizeof(G.log), "%s/server.log", G.tmp);
-	if (mkdir(G.web, 0700) != 0)
-		fail("mkdir %s: %s", G.web, strerror(errno));
+	if (mkdir(G.dir.web, 0700) != 0)
+		fail("mkdir %s: %s", G.dir.web, strerror(errno));
 
 	printf("chat bench: sessions");
 	for (int i = 0; i < nsteps; i++)
@@ -2293,15 +2027,15 @@ int main(int argc, char **argv)
 	memset(echo, 0, sizeof(echo));
 	memset(hot, 0, sizeof(hot));
 	memset(echo_poll, 0, sizeof(echo_poll));
-	for (int i = 0; i < nsteps && !g_stop; i++) {
+	for (int i = 0; i < nsteps && !bench_stop; i++) {
 		if (do_echo)
 			run_step(K_ECHO, sessions[i], &cf, &echo[i]);
-		if (do_echo_poll && !g_stop)
+		if (do_echo_poll && !bench_stop)
 			run_step(K_ECHO_POLL, sessions[i], &cf, &echo_poll[i]);
-		if (do_hotline && !g_stop)
+		if (do_hotline && !bench_stop)
 			run_step(K_HOTLINE, sessions[i], &cf, &hot[i]);
 	}
-	if (g_stop)
+	if (bench_stop)
 		fail("interrupted");
 
 	printf("\nsummary       sessions  active  open/s   KB/sess  rt p50 ms  rt p99 ms  ack p99 ms  "

@@ -29,6 +29,7 @@
  * CHAT_ECHO_FD_LIMIT=N in the environment sets fd_limit_per_thread (see
  * below), to measure that setting's cost.
  */
+#include "bench_util.h"
 #include "chat_bench.h"
 
 #include <libwebsockets.h>
@@ -38,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 
 struct outf {
@@ -118,33 +118,6 @@ __attribute__((format(printf, 2, 3))) static void enq(struct lws *wsi, const cha
 	lws_callback_on_writable(wsi);
 }
 
-/* The string value of "key":"…" (no escapes in the bench's own frames). */
-static int str_field(const char *s, size_t n, const char *key, char *out, size_t size)
-{
-	char pat[48];
-	int pl = snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	const char *p = memmem(s, n, pat, (size_t)pl);
-	if (!p)
-		return -1;
-	p += pl;
-	const char *end = memchr(p, '"', (size_t)(s + n - p));
-	if (!end || (size_t)(end - p) >= size)
-		return -1;
-	memcpy(out, p, (size_t)(end - p));
-	out[end - p] = '\0';
-	return 0;
-}
-
-static int64_t num_field(const char *s, size_t n, const char *key)
-{
-	char pat[48];
-	int pl = snprintf(pat, sizeof(pat), "\"%s\":", key);
-	const char *p = memmem(s, n, pat, (size_t)pl);
-	if (!p)
-		return -1;
-	return strtoll(p + pl, NULL, 10);
-}
-
 static void on_customer(struct lws *wsi, struct pss *p, const char *s, size_t n)
 {
 	char ts[48];
@@ -182,8 +155,8 @@ static void on_customer(struct lws *wsi, struct pss *p, const char *s, size_t n)
 	}
 	if (memmem(s, n, "\"type\":\"message\"", 16)) {
 		char cid[72], text[16500];
-		if (!p->conv || str_field(s, n, "client_id", cid, sizeof(cid)) ||
-		    str_field(s, n, "text", text, sizeof(text))) {
+		if (!p->conv || bench_str_field(s, n, "client_id", cid, sizeof(cid)) ||
+		    bench_str_field(s, n, "text", text, sizeof(text))) {
 			enq(wsi, "{\"type\":\"error\",\"code\":\"invalid\",\"detail\":\"bad message\"}");
 			return;
 		}
@@ -210,9 +183,9 @@ static void on_agent(struct lws *wsi, struct pss *p, const char *s, size_t n)
 	if (!memmem(s, n, "\"type\":\"chat_message\"", 21))
 		return;
 	char cid[72], text[16500], ts[48];
-	int64_t id = num_field(s, n, "conversation");
-	if (id <= 0 || id > E.nconv || str_field(s, n, "client_id", cid, sizeof(cid)) ||
-	    str_field(s, n, "text", text, sizeof(text))) {
+	int64_t id = bench_num_field(s, n, "conversation");
+	if (id <= 0 || id > E.nconv || bench_str_field(s, n, "client_id", cid, sizeof(cid)) ||
+	    bench_str_field(s, n, "text", text, sizeof(text))) {
 		enq(wsi, "{\"type\":\"error\",\"detail\":\"bad chat_message\"}");
 		return;
 	}
@@ -341,11 +314,7 @@ static const struct lws_protocols protocols[] = {
 int chat_echo_main(int port, bool ev)
 {
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	bench_raise_nofile();
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
