@@ -3,8 +3,10 @@
  * listener (UDP and TCP on one port, TLS on the next) and the registrar for agent phones
  * (digest authentication with expiring stateless nonces, per-source
  * throttling of failed attempts, bindings with expiry that remember the
- * flow the REGISTER came over). Calls, media and trunks come next
- * (docs/VOICE.md, issue #5).
+ * flow the REGISTER came over), and calls into queues (voice_call.c:
+ * answered, a hold tone, a routing task through the core's task API, the
+ * offered agent's phone rung and bridged by RTP relay). Menus, prompts and
+ * recording come next (docs/VOICE.md, issue #5).
  *
  * Threads: every function here runs on the core thread, the one running
  * re_main (libre objects are not thread-safe).

@@ -42,7 +42,6 @@ struct voice_reg;
 struct voice_file {
 	char *path;
 	struct stat st;
-	uint64_t checked;
 	bool seen;
 };
 

@@ -1,0 +1,229 @@
+// Voice calls into a queue (docs/VOICE.md "Calls"): the real server on
+// 127.0.0.1 with two baresip instances, one the agent's phone (registered,
+// auto-answer, a 600 Hz tone), one the caller (a 1000 Hz tone), each
+// recording what it hears (sndfile). Checks that the agent's phone rings
+// after the caller dials the queue's number, the call is bridged (each
+// recording holds the other side's tone, found with a Goertzel filter),
+// hanging up ends both legs, and the task's events; and that a caller who
+// hangs up while queued leaves task.abandoned. Skips without baresip.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, freePort, login, client } from '../lib/server.mjs';
+import { waitFor, openJsonWs, sleep } from '../lib/wait.mjs';
+
+const REALM = 'hotline';
+const ANN = { user: 'ann', pass: 'ann-sip-pass-1' };     // the agent's phone
+const CAROL = { user: 'carol', pass: 'carol-sip-pass-2' }; // a caller's phone
+const NUMBER = '5000', QUICK = '5001';
+const AGENT_HZ = 600, CALLER_HZ = 1000;
+const md5 = (s) => createHash('md5').update(s).digest('hex');
+const haveBaresip = spawnSync('sh', ['-c', 'command -v baresip']).status === 0;
+
+let srv, api, dataDir, work, ids = {}, annWs;
+
+// A baresip process: bounded by -t and a kill timer; out collects its log.
+function baresip(name, { user, pass, hz, answer = false, manual = false, register = false, dial, seconds }) {
+  const dir = join(work, name);
+  mkdirSync(join(dir, 'rec'), { recursive: true });
+  return freePort().then(async (lp) => {
+    const ctrl = await freePort();
+    writeFileSync(join(dir, 'config'), [`sip_listen 127.0.0.1:${lp}`, 'net_interface 127.0.0.1',
+      'audio_player alsa,null', 'audio_alert alsa,null', `audio_source ausine,${hz}`, 'ausrc_srate 48000',
+      'ausrc_channels 2', 'module_path /usr/lib/baresip/modules', 'module g711.so', 'module alsa.so',
+      'module ausine.so', 'module sndfile.so', `snd_path ${join(dir, 'rec')}`, 'module ctrl_tcp.so',
+      `ctrl_tcp_listen 127.0.0.1:${ctrl}`, 'module_tmp uuid.so', 'module_tmp account.so',
+      'module_app menu.so', ''].join('\n'));
+    writeFileSync(join(dir, 'accounts'), `<sip:${user}@127.0.0.1:${srv.sipPort};transport=udp>;auth_pass=${pass};`
+      + `${answer ? 'answermode=auto;' : manual ? 'answermode=manual;' : ''}regint=${register ? 600 : 0}\n`);
+    const args = ['-f', dir, '-t', String(seconds)];
+    if (dial) args.push('-e', `/dial sip:${dial}@127.0.0.1:${srv.sipPort}`);
+    const p = { dir, out: '' };
+    p.done = new Promise((resolve) => {
+      const c = spawn('baresip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout.on('data', (d) => { p.out += d; });
+      c.stderr.on('data', (d) => { p.out += d; });
+      const t = setTimeout(() => c.kill('SIGKILL'), (seconds + 15) * 1000);
+      c.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal }); });
+    });
+    return p;
+  });
+}
+
+// 16-bit PCM samples (first channel) and the rate of a WAV file.
+function readWav(file) {
+  const b = readFileSync(file);
+  let off = 12, rate = 8000, ch = 1, data;
+  while (off + 8 <= b.length) {
+    const id = b.toString('latin1', off, off + 4), len = b.readUInt32LE(off + 4);
+    if (id === 'fmt ') { ch = b.readUInt16LE(off + 10); rate = b.readUInt32LE(off + 12); }
+    if (id === 'data') { data = b.subarray(off + 8, Math.min(b.length, off + 8 + len)); break; }
+    off += 8 + len + (len & 1);
+  }
+  const n = data ? Math.floor(data.length / (2 * ch)) : 0;
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) s[i] = data.readInt16LE(i * 2 * ch);
+  return { s, rate };
+}
+
+// The number of 100 ms windows in which the tone at hz carries most of the
+// window's energy (Goertzel power against the energy of a pure tone).
+function toneWindows({ s, rate }, hz) {
+  const N = Math.floor(rate / 10), coeff = 2 * Math.cos((2 * Math.PI * hz) / rate);
+  let count = 0;
+  for (let w = 0; w + N <= s.length; w += N) {
+    let s1 = 0, s2 = 0, e = 0;
+    for (let i = w; i < w + N; i++) {
+      const x = s[i];
+      const s0 = x + coeff * s1 - s2;
+      s2 = s1; s1 = s0; e += x * x;
+    }
+    const p = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    if (e > N * 100 * 100 && p / (e * N / 2) > 0.5) count++;
+  }
+  return count;
+}
+
+const recording = (p) => {
+  const f = readdirSync(join(p.dir, 'rec')).filter((x) => x.endsWith('-dec.wav'));
+  return f.length ? readWav(join(p.dir, 'rec', f[0])) : { s: new Float64Array(0), rate: 8000 };
+};
+
+const events = async (type) => (await api.get(`/api/v1/events?type=${type}&limit=200`)).json.items;
+const taskEvents = async (id) => (await api.get(`/api/v1/events?interaction=${id}&limit=200`)).json.items.map((e) => e.type);
+
+before(async () => {
+  if (!haveBaresip) return;
+  dataDir = mkdtempSync(join(tmpdir(), 'hotline-voice-'));
+  work = mkdtempSync(join(tmpdir(), 'hotline-voice-peers-'));
+  writeFileSync(join(dataDir, 'sip_accounts'),
+    [ANN, CAROL].map((a) => `${a.user}:${REALM}:${md5(`${a.user}:${REALM}:${a.pass}`)}\n`).join(''));
+  chmodSync(join(dataDir, 'sip_accounts'), 0o600);
+  const sipPort = await freePort();
+  srv = await startServer({ dataDir, args: ['--sip-port', String(sipPort)] });
+  srv.sipPort = sipPort;
+  const admin = await login(srv.base);
+  api = client(srv.base, admin.token);
+  const q = await api.post('/api/v1/queues', { name: 'Phone', channels: ['voice'], offer_timeout_seconds: 20,
+    wrap_up_seconds: 30 });
+  assert.equal(q.status, 201, q.text);
+  const u = await api.post('/api/v1/users', { username: ANN.user, role: 'agent', password: 'ann-web-password-1' });
+  assert.equal(u.status, 201, u.text);
+  // a second queue whose offers time out quickly
+  const q2 = await api.post('/api/v1/queues', { name: 'Quick', channels: ['voice'], offer_timeout_seconds: 5,
+    wrap_up_seconds: 0 });
+  assert.equal(q2.status, 201, q2.text);
+  const ag = await api.post('/api/v1/agents', { name: 'Ann', user_id: u.json.id, capacity: { voice: 1 },
+    queues: [q.json.id, q2.json.id] });
+  assert.equal(ag.status, 201, ag.text);
+  ids = { queue: q.json.id, agent: ag.json.id };
+  writeFileSync(join(dataDir, 'voice_numbers'), `# number queue\n${NUMBER} ${q.json.id}\n${QUICK} ${q2.json.id}\n`);
+  const ann = await login(srv.base, ANN.user, 'ann-web-password-1');
+  annWs = await openJsonWs(`ws://127.0.0.1:${srv.port}/api/v1/events?token=${ann.token}`);
+  ids.annApi = client(srv.base, ann.token);
+  await waitFor(async () => (await ids.annApi.get(`/api/v1/agents/${ids.agent}/state`)).status === 200);
+});
+
+after(async () => {
+  if (!haveBaresip) return;
+  annWs?.ws.close();
+  const st = await srv.stop();
+  rmSync(work, { recursive: true, force: true });
+  srv.cleanup();
+  assert.equal(st.code, 0);
+});
+
+test('a caller hanging up while queued abandons the task', { skip: !haveBaresip && 'baresip not installed' },
+  async () => {
+    // Ann is offline: nobody takes the call; the caller gives up after 4 s.
+    const before = (await events('task.created')).length;
+    const caller = await baresip('early', { user: CAROL.user, pass: CAROL.pass, hz: CALLER_HZ, dial: NUMBER, seconds: 4 });
+    await caller.done;
+    const created = await waitFor(async () => {
+      const e = await events('task.created');
+      return e.length > before && e[e.length - 1];
+    }, 15000, 'task.created').catch((e) => { throw new Error(`${e.message}\n${caller.out.slice(-3000)}\n${srv.log.slice(-3000)}`); });
+    assert.equal(created.payload.channel, 'voice');
+    assert.equal(created.payload.attributes.number, NUMBER);
+    assert.equal(created.payload.attributes.caller, CAROL.user);
+    const types = await waitFor(async () => {
+      const t = await taskEvents(created.interaction);
+      return t.includes('task.abandoned') && t;
+    }, 15000, 'task.abandoned');
+    assert.deepEqual(types.filter((t) => t.startsWith('task.')), ['task.created', 'task.abandoned']);
+    assert.match(srv.log, /call of task \d+ ends: the caller hung up/);
+    const rec = recording(caller);
+    assert.ok(toneWindows(rec, 425) >= 5, 'the caller heard the hold tone');
+  });
+
+test('a call to the queue number rings the agent\'s phone, is bridged both ways and ends on hang-up',
+  { skip: !haveBaresip && 'baresip not installed' }, async () => {
+    const agent = await baresip('agent', { user: ANN.user, pass: ANN.pass, hz: AGENT_HZ, answer: true,
+      register: true, seconds: 40 });
+    await waitFor(() => /ann registered sip:/.test(srv.log), 15000, 'the agent\'s phone registered');
+    const r = await ids.annApi.put(`/api/v1/agents/${ids.agent}/state`, { state: 'available' });
+    assert.equal(r.status, 200, r.text);
+    const before = (await events('task.created')).length;
+    const caller = await baresip('caller', { user: CAROL.user, pass: CAROL.pass, hz: CALLER_HZ, dial: NUMBER,
+      seconds: 14 });
+    await waitFor(() => /task \d+: ringing ann at sip:/.test(srv.log), 20000, 'the agent\'s phone rings');
+    await waitFor(() => /task \d+: bridged/.test(srv.log), 20000, 'bridged');
+    await caller.done;
+    await waitFor(() => /call of task \d+ ends: the caller hung up/.test(srv.log.split('bridged').pop()), 15000,
+      'hang-up ends the call');
+    await agent.done;
+    assert.match(agent.out, /Call with sip:[^ ]+ terminated|terminated/i, agent.out.slice(-2000));
+    const created = (await events('task.created')).slice(before)[0];
+    assert.ok(created, 'task.created');
+    const types = await waitFor(async () => {
+      const t = await taskEvents(created.interaction);
+      return t.includes('task.wrapup_started') && t;
+    }, 15000, 'wrap-up');
+    for (const t of ['task.created', 'task.offered', 'task.accepted', 'task.completed', 'task.wrapup_started'])
+      assert.ok(types.includes(t), `${t} in ${types}`);
+    const offer = annWs.msgs.find((m) => m.type === 'offer' && m.task.id === created.interaction);
+    assert.ok(offer, 'the offer reached the agent\'s desktop too');
+    assert.equal(offer.task.channel, 'voice');
+    const heardByAgent = recording(agent), heardByCaller = recording(caller);
+    const a = toneWindows(heardByAgent, CALLER_HZ), c = toneWindows(heardByCaller, AGENT_HZ);
+    assert.ok(a >= 10, `the agent heard the caller's ${CALLER_HZ} Hz (${a} windows)`);
+    assert.ok(c >= 10, `the caller heard the agent's ${AGENT_HZ} Hz (${c} windows)`);
+    assert.ok(toneWindows(heardByAgent, AGENT_HZ) < 3, 'no echo of the agent\'s own tone');
+    // the agent ends the wrap-up on the desktop and is available again
+    const w = await ids.annApi.post(`/api/v1/tasks/${created.interaction}/wrapup`, { disposition: 'ok' });
+    assert.equal(w.status, 200, w.text);
+    assert.equal(w.json.state, 'done');
+  });
+
+test('an offer the phone does not answer times out: the phone\'s INVITE is cancelled and the task offered again',
+  { skip: !haveBaresip && 'baresip not installed' }, async () => {
+    // Ann's phone rings but nobody answers; the queue's offers last 5 s.
+    const agent = await baresip('agent-noanswer', { user: ANN.user, pass: ANN.pass, hz: AGENT_HZ, manual: true,
+      register: true, seconds: 30 });
+    const mark = srv.log.length;
+    await waitFor(() => /ann registered sip:/.test(srv.log.slice(mark)), 15000, 'the agent\'s phone registered');
+    const st = await ids.annApi.put(`/api/v1/agents/${ids.agent}/state`, { state: 'available' });
+    assert.equal(st.status, 200, st.text);
+    const before = (await events('task.created')).length;
+    const caller = await baresip('caller-noanswer', { user: CAROL.user, pass: CAROL.pass, hz: CALLER_HZ, dial: QUICK,
+      seconds: 16 });
+    const created = await waitFor(async () => (await events('task.created')).slice(before)[0], 15000, 'task.created');
+    const types = await waitFor(async () => {
+      const t = await taskEvents(created.interaction);
+      return t.filter((x) => x === 'task.offered').length >= 2 && t;
+    }, 25000, 'offered again');
+    assert.ok(types.includes('task.timed_out'), types.join());
+    assert.match(srv.log.slice(mark), /task \d+: the offer to ann ended; cancelling the call to the phone/);
+    await caller.done;
+    const end = await waitFor(async () => {
+      const t = await taskEvents(created.interaction);
+      return t.includes('task.abandoned') && t;
+    }, 15000, 'abandoned when the caller hangs up');
+    assert.ok(!end.includes('task.accepted'), end.join());
+    await agent.done;
+    assert.match(agent.out, /Incoming call from/i, agent.out.slice(-2000));
+  });
