@@ -146,6 +146,7 @@ static bool add_if(const char *ifname, const struct sa *sa, void *arg)
 static void voice_destructor(void *arg)
 {
 	struct voice *v = arg;
+	v->watch = mem_deref(v->watch); /* its handler uses v: stop it first */
 	voice_call_close(v);
 	v->lsnr = mem_deref(v->lsnr);
 	if (v->sip)
@@ -155,7 +156,48 @@ static void voice_destructor(void *arg)
 	v->tls = mem_deref(v->tls);
 }
 
-static int voice_alloc(struct voice **vp, const char *accounts_file, const struct voice_opts *o)
+enum { WATCH_ACCOUNTS, WATCH_NUMBERS, WATCH_TRUNKS };
+
+/* Core thread: a configuration file's new content (voice_watch.c). */
+static void on_config_file(unsigned idx, const char *text, size_t len, void *arg)
+{
+	struct voice *v = arg;
+	switch (v->watch_kind[idx]) {
+	case WATCH_ACCOUNTS:
+		if (!voice_reg_set_accounts(v->reg, text, len))
+			LOG_INFO(MOD, "%u phone account(s)%s", voice_reg_n_accounts(v->reg),
+				 text ? "" : " (the accounts file is gone or unreadable)");
+		break;
+	case WATCH_NUMBERS:
+		voice_call_set_numbers(v, text);
+		break;
+	case WATCH_TRUNKS:
+		voice_call_set_trunks(v, text);
+		break;
+	}
+}
+
+/* Watch the files o names (accounts, numbers, trunks). */
+static int watch_files(struct voice *v, const struct voice_opts *o)
+{
+	struct voice_watch_file files[VOICE_WATCH_MAX];
+	unsigned n = 0;
+	if (o->accounts_file) {
+		v->watch_kind[n] = WATCH_ACCOUNTS;
+		files[n++] = (struct voice_watch_file){o->accounts_file, true};
+	}
+	if (o->numbers_file) {
+		v->watch_kind[n] = WATCH_NUMBERS;
+		files[n++] = (struct voice_watch_file){o->numbers_file, false};
+	}
+	if (o->trunks_file) {
+		v->watch_kind[n] = WATCH_TRUNKS;
+		files[n++] = (struct voice_watch_file){o->trunks_file, false};
+	}
+	return n ? voice_watch_start(&v->watch, files, n, on_config_file, v) : 0;
+}
+
+static int voice_alloc(struct voice **vp, const struct voice_opts *o)
 {
 	struct voice *v = mem_zalloc(sizeof(*v), voice_destructor);
 	if (!v)
@@ -165,9 +207,11 @@ static int voice_alloc(struct voice **vp, const char *accounts_file, const struc
 		mem_deref(v);
 		return -r;
 	}
-	r = voice_reg_alloc(&v->reg, accounts_file);
+	r = voice_reg_alloc(&v->reg);
 	if (!r)
 		r = voice_call_init(v, o);
+	if (!r && o)
+		r = watch_files(v, o);
 	if (r) {
 		mem_deref(v);
 		return r;
@@ -179,7 +223,7 @@ static int voice_alloc(struct voice **vp, const char *accounts_file, const struc
 int voice_alloc_detached(struct voice **vp, const char *accounts_text)
 {
 	struct voice *v = NULL;
-	int r = voice_alloc(&v, NULL, NULL);
+	int r = voice_alloc(&v, NULL);
 	if (!r && accounts_text)
 		r = voice_reg_set_accounts(v->reg, accounts_text, strlen(accounts_text));
 	if (r) {
@@ -195,7 +239,7 @@ int voice_start(struct voice **vp, const struct voice_opts *o)
 	if (!o || o->port <= 0 || o->port > 65535)
 		return -EINVAL;
 	struct voice *v;
-	int r = voice_alloc(&v, o->accounts_file, o);
+	int r = voice_alloc(&v, o);
 	if (r) {
 		LOG_ERROR(MOD, "could not start SIP: %s", strerror(-r));
 		return r;

@@ -51,7 +51,7 @@ struct voice_opts {
 	/* Phone credentials: an htdigest file (lines "user:hotline:HA1hex",
 	 * HA1 = MD5(user ":hotline:" password)). NULL or missing file: no
 	 * phone can register (every attempt is refused). Re-read when it
-	 * changes (checked at most once a second, on REGISTER). */
+	 * changes (watched off the core thread, every 250 ms). */
 	const char *accounts_file;
 	/* TLS: a PEM file with the certificate (chain) and its private key.
 	 * NULL or missing file: no TLS transport. */

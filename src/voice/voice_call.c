@@ -116,36 +116,6 @@ static uint8_t lin2alaw(int linear)
 
 /* ---- configuration files (numbers, trunks) ---------------------------------- */
 
-/* The file's content when it changed since the last look; "" when it is
- * gone. NULL: unchanged. */
-static char *file_changed(struct voice_file *f, size_t *n)
-{
-	if (!f->path) /* one stat per INVITE: cheap next to a call */
-		return NULL;
-	struct stat st;
-	if (stat(f->path, &st))
-		memset(&st, 0, sizeof(st)); /* gone: an empty file */
-	if (f->seen && st.st_ino == f->st.st_ino && st.st_size == f->st.st_size &&
-	    st.st_mtim.tv_sec == f->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == f->st.st_mtim.tv_nsec)
-		return NULL;
-	f->seen = true;
-	f->st = st;
-	*n = 0;
-	if (!st.st_ino)
-		return strdup("");
-	FILE *fp = fopen(f->path, "rb");
-	char *text = NULL;
-	if (fp && st.st_size >= 0 && st.st_size <= 1024 * 1024 && (text = malloc((size_t)st.st_size + 1))) {
-		*n = fread(text, 1, (size_t)st.st_size, fp);
-		text[*n] = 0;
-	}
-	if (fp)
-		fclose(fp);
-	if (!text)
-		LOG_ERROR(MOD, "cannot read %s", f->path);
-	return text;
-}
-
 /* Calls h(line) for each non-empty, non-comment line (NUL-terminated,
  * trimmed). */
 static void lines(char *text, void (*h)(struct voice *v, char *line), struct voice *v)
@@ -170,7 +140,7 @@ static void number_line(struct voice *v, char *l)
 	char num[40];
 	unsigned long q = 0;
 	if (sscanf(l, "%39s %lu", num, &q) != 2 || !q || q > UINT32_MAX || v->n_numbers >= NUMBERS_MAX) {
-		LOG_WARN(MOD, "%s: line skipped (expected \"number queue_id\")", v->numbers.path);
+		LOG_WARN(MOD, "%s: line skipped (expected \"number queue_id\")", v->numbers_path);
 		return;
 	}
 	struct voice_number *nn = realloc(v->numbers_tab, (v->n_numbers + 1) * sizeof(*nn));
@@ -186,31 +156,32 @@ static void trunk_line(struct voice *v, char *l)
 {
 	struct sa sa;
 	if (v->n_trunks >= TRUNKS_MAX || sa_set_str(&sa, l, 0)) {
-		LOG_WARN(MOD, "%s: line skipped (expected an IP address)", v->trunks.path);
+		LOG_WARN(MOD, "%s: line skipped (expected an IP address)", v->trunks_path);
 		return;
 	}
 	v->trunks_tab[v->n_trunks++] = sa;
 }
 
-static void config_refresh(struct voice *v)
+void voice_call_set_numbers(struct voice *v, const char *text)
 {
-	size_t n;
-	char *t = file_changed(&v->numbers, &n);
-	if (t) {
-		free(v->numbers_tab);
-		v->numbers_tab = NULL;
-		v->n_numbers = 0;
+	free(v->numbers_tab);
+	v->numbers_tab = NULL;
+	v->n_numbers = 0;
+	char *t = text ? strdup(text) : NULL;
+	if (t)
 		lines(t, number_line, v);
-		free(t);
-		LOG_INFO(MOD, "%u service number(s) from %s", v->n_numbers, v->numbers.path);
-	}
-	t = file_changed(&v->trunks, &n);
-	if (t) {
-		v->n_trunks = 0;
+	free(t);
+	LOG_INFO(MOD, "%u service number(s) from %s", v->n_numbers, v->numbers_path);
+}
+
+void voice_call_set_trunks(struct voice *v, const char *text)
+{
+	v->n_trunks = 0;
+	char *t = text ? strdup(text) : NULL;
+	if (t)
 		lines(t, trunk_line, v);
-		free(t);
-		LOG_INFO(MOD, "%u trunk address(es) from %s", v->n_trunks, v->trunks.path);
-	}
+	free(t);
+	LOG_INFO(MOD, "%u trunk address(es) from %s", v->n_trunks, v->trunks_path);
 }
 
 static uint32_t number_queue(struct voice *v, const struct pl *num)
@@ -632,7 +603,6 @@ fail:
 
 bool voice_call_invite(struct voice *v, const struct sip_msg *msg, uint64_t now)
 {
-	config_refresh(v);
 	uint32_t q = v->has_rt && v->sock ? number_queue(v, &msg->uri.user) : 0;
 	if (!q) { /* never forwarded anywhere; the number is not logged */
 		voice_reg_fail(v->reg, &msg->src, now);
@@ -653,12 +623,11 @@ int voice_call_init(struct voice *v, const struct voice_opts *o)
 		v->rt = *o->routing;
 		v->has_rt = true;
 	}
-	if (o && o->numbers_file && !(v->numbers.path = strdup(o->numbers_file)))
+	if (o && o->numbers_file && !(v->numbers_path = strdup(o->numbers_file)))
 		return -ENOMEM;
-	if (o && o->trunks_file && !(v->trunks.path = strdup(o->trunks_file)))
+	if (o && o->trunks_file && !(v->trunks_path = strdup(o->trunks_file)))
 		return -ENOMEM;
-	config_refresh(v);
-	return 0;
+	return 0; /* the files' content arrives through voice_watch (voice.c) */
 }
 
 int voice_call_listen(struct voice *v)
@@ -682,7 +651,7 @@ void voice_call_close(struct voice *v)
 	v->sock = mem_deref(v->sock);
 	free(v->numbers_tab);
 	v->numbers_tab = NULL;
-	free(v->numbers.path);
-	free(v->trunks.path);
-	v->numbers.path = v->trunks.path = NULL;
+	free(v->numbers_path);
+	free(v->trunks_path);
+	v->numbers_path = v->trunks_path = NULL;
 }

@@ -37,13 +37,7 @@
 #include <sys/stat.h>
 
 struct voice_reg;
-
-/* A small configuration file, re-read when it changes (voice_call.c). */
-struct voice_file {
-	char *path;
-	struct stat st;
-	bool seen;
-};
+#define VOICE_WATCH_MAX 4 /* configuration files the voice module watches */
 
 struct voice_number {
 	char num[40];
@@ -60,7 +54,9 @@ struct voice {
 	struct sipsess_sock *sock;
 	struct voice_routing rt;
 	bool has_rt;
-	struct voice_file numbers, trunks;
+	char *numbers_path, *trunks_path; /* for log lines */
+	struct voice_watch *watch;        /* the configuration files */
+	int watch_kind[VOICE_WATCH_MAX];  /* which file each watch index is */
 	struct voice_number *numbers_tab;
 	unsigned n_numbers;
 	struct sa trunks_tab[256];
@@ -95,15 +91,38 @@ bool voice_recv(const struct sip_msg *msg, void *arg);
  * accounts_text is an htdigest file's content (NULL: none). */
 int voice_alloc_detached(struct voice **vp, const char *accounts_text);
 
+/* ---- configuration files (voice_watch.c) ------------------------------ */
+
+struct voice_watch;
+struct voice_watch_file {
+	const char *path;
+	bool secret;   /* warn when others may read it */
+};
+/* A file's new content on the core thread: text (NUL-terminated, len
+ * bytes; valid during the call) or NULL when it is gone or unreadable. */
+typedef void(voice_watch_h)(unsigned idx, const char *text, size_t len, void *arg);
+/* Read each file now and call h for it (on the calling thread: call it on
+ * the core thread, before re_main), then watch them from a thread of their
+ * own; a file that changes is read there and h runs with its new text on
+ * the core thread. Returns 0 and *wp (mem_deref stops it), or a negative
+ * errno. */
+int voice_watch_start(struct voice_watch **wp, const struct voice_watch_file *files, unsigned n,
+		      voice_watch_h *h, void *arg);
+
 /* ---- registrar (voice_reg.c) ----------------------------------------- */
 
-/* accounts_file as in voice_opts. Returns 0 or -ENOMEM. Free with
- * mem_deref. */
-int voice_reg_alloc(struct voice_reg **rp, const char *accounts_file);
-/* Replace the accounts with htdigest text (tests, fuzzing); the file, if
- * any, is then no longer read. Returns 0, -ENOMEM. Lines that are not
- * "user:hotline:32-hex" are skipped. */
+/* No accounts until voice_reg_set_accounts. Returns 0 or -ENOMEM. Free
+ * with mem_deref. */
+int voice_reg_alloc(struct voice_reg **rp);
+/* Replace the accounts with htdigest text (the accounts file's content;
+ * NULL: none, every phone is refused). Returns 0, -ENOMEM. Lines that are
+ * not "user:hotline:32-hex" are skipped. */
 int voice_reg_set_accounts(struct voice_reg *r, const char *text, size_t len);
+unsigned voice_reg_n_accounts(const struct voice_reg *r);
+
+/* ---- calls: the service numbers and trunks files' content (NULL: none) */
+void voice_call_set_numbers(struct voice *v, const char *text);
+void voice_call_set_trunks(struct voice *v, const char *text);
 
 /* Whether src is blocked for failed attempts; *retry_s: seconds left. */
 bool voice_reg_blocked(struct voice_reg *r, const struct sa *src, uint64_t now,

@@ -79,13 +79,8 @@ struct source {
 struct voice_reg {
 	uint8_t key[32];
 	uint8_t dummy_ha1[16]; /* checked against for unknown users */
-	char *accounts_file;
-	bool fixed_accounts;   /* voice_reg_set_accounts: no file */
 	struct hash *accounts;
 	unsigned n_accounts;
-	uint64_t accounts_checked;
-	bool accounts_seen;
-	struct stat accounts_st;
 	struct hash *aors;
 	struct hash *sources;
 	struct list lru;
@@ -235,8 +230,9 @@ static void accounts_clear(struct voice_reg *r)
 
 int voice_reg_set_accounts(struct voice_reg *r, const char *text, size_t len)
 {
-	r->fixed_accounts = true;
 	accounts_clear(r);
+	if (!text)
+		return 0;
 	size_t i = 0;
 	unsigned skipped = 0;
 	while (i < len) {
@@ -277,48 +273,6 @@ int voice_reg_set_accounts(struct voice_reg *r, const char *text, size_t len)
 		LOG_WARN(MOD, "accounts: %u line(s) skipped (expected user:" VOICE_REALM ":32 hex digits)",
 			 skipped);
 	return 0;
-}
-
-/* Re-read the accounts file when it changed (at most once a second). */
-static void accounts_refresh(struct voice_reg *r, uint64_t now)
-{
-	if (!r->accounts_file || r->fixed_accounts || (r->accounts_seen && now - r->accounts_checked < 1000))
-		return;
-	r->accounts_checked = now;
-	r->accounts_seen = true;
-	struct stat st;
-	if (stat(r->accounts_file, &st)) {
-		if (r->n_accounts)
-			LOG_WARN(MOD, "accounts file %s is gone: no phone can register",
-				 r->accounts_file);
-		accounts_clear(r);
-		memset(&r->accounts_st, 0, sizeof(r->accounts_st));
-		return;
-	}
-	if (st.st_ino == r->accounts_st.st_ino && st.st_size == r->accounts_st.st_size &&
-	    st.st_mtim.tv_sec == r->accounts_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == r->accounts_st.st_mtim.tv_nsec)
-		return;
-	r->accounts_st = st;
-	if (st.st_mode & 077)
-		LOG_WARN(MOD, "accounts file %s is readable by others (chmod 600)", r->accounts_file);
-	FILE *f = fopen(r->accounts_file, "rb");
-	char *text = NULL;
-	size_t n = 0;
-	if (f && st.st_size >= 0 && st.st_size <= ACCOUNTS_MAX_BYTES &&
-	    (text = malloc((size_t)st.st_size + 1)))
-		n = fread(text, 1, (size_t)st.st_size, f);
-	if (f)
-		fclose(f);
-	if (!text) {
-		LOG_ERROR(MOD, "cannot read the accounts file %s (at most %d bytes)", r->accounts_file,
-			  ACCOUNTS_MAX_BYTES);
-		return;
-	}
-	if (!voice_reg_set_accounts(r, text, n))
-		LOG_INFO(MOD, "%u phone account(s) from %s", r->n_accounts, r->accounts_file);
-	r->fixed_accounts = false;
-	free(text);
 }
 
 /* ---- sources (throttling) ---------------------------------------------------- */
@@ -685,7 +639,6 @@ int voice_reg_auth(struct voice_reg *r, struct sip *sip, const struct sip_msg *m
 		   const struct pl *user)
 {
 	uint64_t now = tmr_jiffies();
-	accounts_refresh(r, now);
 	struct find_auth fa = {0};
 	(void)sip_msg_hdr_apply(msg, true, SIP_HDR_AUTHORIZATION, auth_hdr, &fa);
 	if (!fa.found) {
@@ -721,7 +674,6 @@ int voice_reg_auth(struct voice_reg *r, struct sip *sip, const struct sip_msg *m
 void voice_reg_register(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg)
 {
 	uint64_t now = tmr_jiffies();
-	accounts_refresh(r, now);
 	const struct pl *user = &msg->to.uri.user;
 	if (!user->l || user->l > USER_MAX) {
 		(void)sip_reply(sip, msg, 400, "Bad To User");
@@ -793,11 +745,15 @@ static void reg_destructor(void *arg)
 	mem_deref(r->aors);
 	mem_deref(r->accounts);
 	mem_deref(r->sources);
-	free(r->accounts_file);
 	sodium_memzero(r->key, sizeof(r->key));
 }
 
-int voice_reg_alloc(struct voice_reg **rp, const char *accounts_file)
+unsigned voice_reg_n_accounts(const struct voice_reg *r)
+{
+	return r->n_accounts;
+}
+
+int voice_reg_alloc(struct voice_reg **rp)
 {
 	if (sodium_init() < 0)
 		return -EIO;
@@ -809,13 +765,11 @@ int voice_reg_alloc(struct voice_reg **rp, const char *accounts_file)
 	randombytes_buf(r->key, sizeof(r->key));
 	randombytes_buf(r->dummy_ha1, sizeof(r->dummy_ha1));
 	if (hash_alloc(&r->accounts, 256) || hash_alloc(&r->aors, 256) ||
-	    hash_alloc(&r->sources, 256) ||
-	    (accounts_file && !(r->accounts_file = strdup(accounts_file)))) {
+	    hash_alloc(&r->sources, 256)) {
 		mem_deref(r);
 		return -ENOMEM;
 	}
 	tmr_start(&r->sweep, SWEEP_MS, on_sweep, r);
-	accounts_refresh(r, tmr_jiffies());
 	*rp = r;
 	return 0;
 }

@@ -122,6 +122,8 @@ before(async () => {
   assert.equal(ag.status, 201, ag.text);
   ids = { queue: q.json.id, agent: ag.json.id };
   writeFileSync(join(dataDir, 'voice_numbers'), `# number queue\n${NUMBER} ${q.json.id}\n${QUICK} ${q2.json.id}\n`);
+  // the file is watched off the core thread: wait until it is taken in
+  await waitFor(() => /2 service number\(s\) from/.test(srv.log), 10000, 'the service numbers loaded');
   const ann = await login(srv.base, ANN.user, 'ann-web-password-1');
   annWs = await openJsonWs(`ws://127.0.0.1:${srv.port}/api/v1/events?token=${ann.token}`);
   ids.annApi = client(srv.base, ann.token);
