@@ -156,7 +156,7 @@ static void voice_destructor(void *arg)
 	v->tls = mem_deref(v->tls);
 }
 
-enum { WATCH_ACCOUNTS, WATCH_NUMBERS, WATCH_TRUNKS };
+enum { WATCH_ACCOUNTS, WATCH_NUMBERS, WATCH_TRUNKS, WATCH_MENUS };
 
 /* Core thread: a configuration file's new content (voice_watch.c). */
 static void on_config_file(unsigned idx, const char *text, size_t len, void *arg)
@@ -174,10 +174,13 @@ static void on_config_file(unsigned idx, const char *text, size_t len, void *arg
 	case WATCH_TRUNKS:
 		voice_call_set_trunks(v, text);
 		break;
+	case WATCH_MENUS:
+		voice_call_set_menus(v, text);
+		break;
 	}
 }
 
-/* Watch the files o names (accounts, numbers, trunks). */
+/* Watch the files o names (accounts, numbers, trunks, menus). */
 static int watch_files(struct voice *v, const struct voice_opts *o)
 {
 	struct voice_watch_file files[VOICE_WATCH_MAX];
@@ -193,6 +196,10 @@ static int watch_files(struct voice *v, const struct voice_opts *o)
 	if (o->trunks_file) {
 		v->watch_kind[n] = WATCH_TRUNKS;
 		files[n++] = (struct voice_watch_file){o->trunks_file, false};
+	}
+	if (v->menus_path) {
+		v->watch_kind[n] = WATCH_MENUS;
+		files[n++] = (struct voice_watch_file){v->menus_path, false};
 	}
 	return n ? voice_watch_start(&v->watch, files, n, on_config_file, v) : 0;
 }

@@ -37,11 +37,36 @@
 #include <sys/stat.h>
 
 struct voice_reg;
-#define VOICE_WATCH_MAX 4 /* configuration files the voice module watches */
+#define VOICE_WATCH_MAX 5 /* configuration files the voice module watches */
+
+/* Where a dialled number or a menu digit leads (voice_conf.c). */
+enum voice_target_kind {
+	VOICE_T_NONE,
+	VOICE_T_QUEUE,
+	VOICE_T_MENU,
+	VOICE_T_USER,
+	VOICE_T_NUMBER, /* out through the outbound trunk (never from a file) */
+};
+struct voice_target {
+	enum voice_target_kind kind;
+	uint32_t queue;   /* VOICE_T_QUEUE */
+	char name[64];    /* the menu, the username, or the number */
+};
 
 struct voice_number {
 	char num[40];
-	uint32_t queue;
+	struct voice_target t;
+};
+
+#define VOICE_MENU_KEYS "0123456789*#ABCD"
+struct voice_menu {
+	char name[64];
+	char lang[8];
+	char *greeting;      /* spoken text, or NULL */
+	char *greeting_file; /* a WAV under DATA/prompts (wins over greeting), or NULL */
+	struct voice_target key[16]; /* by the digit's place in VOICE_MENU_KEYS */
+	unsigned timeout_s;  /* wait for a digit after the greeting */
+	unsigned retries;    /* greetings replayed after a timeout or a wrong digit */
 };
 
 struct voice {
@@ -57,14 +82,25 @@ struct voice {
 	char *numbers_path, *trunks_path; /* for log lines */
 	struct voice_watch *watch;        /* the configuration files */
 	int watch_kind[VOICE_WATCH_MAX];  /* which file each watch index is */
+	char *menus_path, *data_dir;
 	struct voice_number *numbers_tab;
 	unsigned n_numbers;
+	struct voice_menu *menus_tab;
+	unsigned n_menus;
 	struct sa trunks_tab[256];
 	unsigned n_trunks;
+	struct sa out_trunk;  /* where outbound calls go; unset: none */
+	bool has_out_trunk;
 	struct list calls;
+	unsigned n_calls, max_calls; /* more: 503 with Retry-After */
+	int64_t last_call_id;
 	struct tmr media;     /* the 20 ms media tick */
 	uint64_t media_due;
-	uint32_t pending_queue; /* voice_call_invite -> sipsess's connection handler */
+	struct voice_target pending; /* voice_call_invite -> sipsess's connection handler */
+	unsigned pending_se;         /* the INVITE's Session-Expires (0: none) */
+	struct voice_prompts *prompts;
+	struct voice_rec *rec;
+	struct list rec_wait;        /* recordings being finished (struct rec_wait) */
 };
 
 /* ---- calls (voice_call.c) --------------------------------------------- */
@@ -120,9 +156,18 @@ int voice_reg_alloc(struct voice_reg **rp);
 int voice_reg_set_accounts(struct voice_reg *r, const char *text, size_t len);
 unsigned voice_reg_n_accounts(const struct voice_reg *r);
 
-/* ---- calls: the service numbers and trunks files' content (NULL: none) */
+/* ---- configuration (voice_conf.c): the numbers, menus and trunks files'
+ * content (NULL: none); bad lines are logged with FILE:LINE and skipped.
+ * Any input is safe (fuzzed). */
 void voice_call_set_numbers(struct voice *v, const char *text);
+void voice_call_set_menus(struct voice *v, const char *text);
 void voice_call_set_trunks(struct voice *v, const char *text);
+void voice_conf_free(struct voice *v);
+/* "12" or "queue:12", "menu:NAME", "user:NAME". Returns 0 or -EINVAL. */
+int voice_target_parse(const char *s, struct voice_target *t);
+const struct voice_target *voice_number_target(const struct voice *v, const struct pl *num);
+const struct voice_menu *voice_menu_find(const struct voice *v, const char *name);
+bool voice_is_trunk(const struct voice *v, const struct sa *src);
 
 /* Whether src is blocked for failed attempts; *retry_s: seconds left. */
 bool voice_reg_blocked(struct voice_reg *r, const struct sa *src, uint64_t now,
