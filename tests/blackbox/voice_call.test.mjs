@@ -157,9 +157,20 @@ test('a caller hanging up while queued abandons the task', { skip: !haveBaresip 
       return t.includes('task.abandoned') && t;
     }, 15000, 'task.abandoned');
     assert.deepEqual(types.filter((t) => t.startsWith('task.')), ['task.created', 'task.abandoned']);
-    assert.match(srv.log, /call of task \d+ ends: the caller hung up/);
+    assert.match(srv.log, /call \d+ \(task \d+\) ends: the caller hung up/);
+    const ended = (await events('call.ended')).find((e) => e.interaction === created.interaction);
+    assert.ok(ended, 'call.ended');
+    assert.equal(ended.payload.by, 'caller');
+    assert.equal(ended.payload.talk_ms, 0);
+    // the caller heard the queue's music (not silence) while waiting
     const rec = recording(caller);
-    assert.ok(toneWindows(rec, 425) >= 5, 'the caller heard the hold tone');
+    let loud = 0;
+    for (let w = 0; w + 800 <= rec.s.length; w += 800) {
+      let e = 0;
+      for (let i = w; i < w + 800; i++) e += rec.s[i] * rec.s[i];
+      if (Math.sqrt(e / 800) > 200) loud++;
+    }
+    assert.ok(loud >= 10, `the caller heard music while queued (${loud} loud windows of 100 ms)`);
   });
 
 test('a call to the queue number rings the agent\'s phone, is bridged both ways and ends on hang-up',
@@ -172,10 +183,10 @@ test('a call to the queue number rings the agent\'s phone, is bridged both ways 
     const before = (await events('task.created')).length;
     const caller = await baresip('caller', { user: CAROL.user, pass: CAROL.pass, hz: CALLER_HZ, dial: NUMBER,
       seconds: 14 });
-    await waitFor(() => /task \d+: ringing ann at sip:/.test(srv.log), 20000, 'the agent\'s phone rings');
-    await waitFor(() => /task \d+: bridged/.test(srv.log), 20000, 'bridged');
+    await waitFor(() => /call \d+: ringing ann/.test(srv.log), 20000, 'the agent\'s phone rings');
+    await waitFor(() => /call \d+: bridged/.test(srv.log), 20000, 'bridged');
     await caller.done;
-    await waitFor(() => /call of task \d+ ends: the caller hung up/.test(srv.log.split('bridged').pop()), 15000,
+    await waitFor(() => /call \d+ \(task \d+\) ends: the caller hung up/.test(srv.log.split('bridged').pop()), 15000,
       'hang-up ends the call');
     await agent.done;
     assert.match(agent.out, /Call with sip:[^ ]+ terminated|terminated/i, agent.out.slice(-2000));
@@ -187,6 +198,10 @@ test('a call to the queue number rings the agent\'s phone, is bridged both ways 
     }, 15000, 'wrap-up');
     for (const t of ['task.created', 'task.offered', 'task.accepted', 'task.completed', 'task.wrapup_started'])
       assert.ok(types.includes(t), `${t} in ${types}`);
+    // every step of the call is an event too, in order
+    const calls = types.filter((t) => t.startsWith('call.'));
+    assert.deepEqual(calls.filter((t) => ['call.queued', 'call.ringing', 'call.answered', 'call.ended'].includes(t)),
+      ['call.queued', 'call.ringing', 'call.answered', 'call.ended'], calls.join());
     const offer = annWs.msgs.find((m) => m.type === 'offer' && m.task.id === created.interaction);
     assert.ok(offer, 'the offer reached the agent\'s desktop too');
     assert.equal(offer.task.channel, 'voice');
@@ -219,7 +234,7 @@ test('an offer the phone does not answer times out: the phone\'s INVITE is cance
       return t.filter((x) => x === 'task.offered').length >= 2 && t;
     }, 25000, 'offered again');
     assert.ok(types.includes('task.timed_out'), types.join());
-    assert.match(srv.log.slice(mark), /task \d+: the offer to ann ended; cancelling the call to the phone/);
+    assert.match(srv.log.slice(mark), /call \d+: the offer to ann ended; cancelling the call to the phone/);
     await caller.done;
     const end = await waitFor(async () => {
       const t = await taskEvents(created.interaction);
