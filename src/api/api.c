@@ -82,6 +82,22 @@ void api_respond(struct api_req *req, int status, const char *ctype, char *body,
 		lws_callback_on_writable(req->wsi);
 }
 
+void api_respond_pre(struct api_req *req, int status, const char *ctype, char *buf, size_t len)
+{
+	if (req->responded) {
+		free(buf);
+		return;
+	}
+	req->responded = true;
+	req->status = status;
+	req->ctype = ctype;
+	req->resp = buf;
+	req->resp_len = buf ? len : 0;
+	req->resp_off = 0;
+	if (req->wsi)
+		lws_callback_on_writable(req->wsi);
+}
+
 void api_respond_json(struct api_req *req, int status, json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT);
@@ -104,6 +120,7 @@ static const char *status_title(int status)
 	case 422: return "Unprocessable Entity";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	default: return "Error";
 	}
@@ -515,6 +532,10 @@ static void dispatch(struct api_req *req)
 		return api_handle_tasks(req, p); /* answered by the core */
 	if (strncmp(p, "offers/", 7) == 0)
 		return api_handle_offers(req, p);
+	if (strcmp(p, "calls") == 0 || strncmp(p, "calls/", 6) == 0)
+		return api_handle_calls(req, p + 5);
+	if (strcmp(p, "recordings") == 0 || strncmp(p, "recordings/", 11) == 0)
+		return api_handle_recordings(req, p + 10);
 	if (strncmp(p, "agents/", 7) == 0 && strchr(p + 7, '/'))
 		return api_handle_agent_state(req, p);
 
@@ -814,6 +835,16 @@ static struct lws_protocols protocols[] = {
 
 /* Text files say their charset: the widget's script is loaded into other
  * sites' pages, whose own encoding would otherwise apply. */
+static const struct lws_protocol_vhost_options sec_headers[] = {
+	{&sec_headers[1], NULL, "content-security-policy:",
+	 "default-src 'none'; img-src 'self' data: ; media-src 'self'; script-src 'self'; "
+	 "font-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+	 "base-uri 'none';form-action 'self';"},
+	{&sec_headers[2], NULL, "x-content-type-options:", "nosniff"},
+	{&sec_headers[3], NULL, "x-xss-protection:", "1; mode=block"},
+	{&sec_headers[4], NULL, "x-frame-options:", "deny"},
+	{NULL, NULL, "referrer-policy:", "no-referrer"},
+};
 static const struct lws_protocol_vhost_options mime_css = {
 	NULL, NULL, ".css", "text/css; charset=utf-8"};
 static const struct lws_protocol_vhost_options mime_js = {
@@ -945,8 +976,12 @@ int api_start(struct api **ap, const struct api_opts *opts)
 	info.protocols = protocols;
 	info.mounts = &a->mounts[0];
 	info.user = a;
-	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
-		       LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* The headers of lws's "security best practices" option, but our own
+	 * list (on every response, files and API alike), because the UI's
+	 * <audio> player of call recordings needs media-src 'self', which the
+	 * option's fixed policy (default-src 'none') does not allow. */
+	info.headers = &sec_headers[0];
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.max_http_header_data = 8192;
 	/* lws 4.1 looks sockets up directly only when this covers every
 	 * descriptor the process may have; below the file limit it searches

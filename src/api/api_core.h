@@ -48,6 +48,19 @@ enum api_cmd_kind {
 				  * "waiting"}]} (docs/CHAT.md) */
 	API_CMD_LIVE_STATS,      /* resp: the supervisor's live figures,
 				  * {"queues":[..],"agents":[..]} (docs/CHAT.md) */
+	/* Voice calls (docs/VOICE.md; src/voice voice_call_*). 503 while SIP
+	 * is off; the voice module's errors map to 404 (no such call), 409
+	 * (not now; no registered phone; no outbound trunk), 422 (bad target
+	 * or number) and 501 (not built yet). */
+	API_CMD_CALLS_LIST,      /* resp: {"items":[call..]}; not privileged:
+				  * only calls whose agent is the caller's */
+	API_CMD_CALL_DIAL,       /* body: {"number"}; from the caller's own
+				  * agent's phone; resp 201 {"call": id} */
+	API_CMD_CALL_HANGUP,     /* id: call id; the call's agent or privileged */
+	API_CMD_CALL_HOLD,       /* id: call id */
+	API_CMD_CALL_RESUME,     /* id: call id */
+	API_CMD_CALL_TRANSFER,   /* id: call id; body: {"target"}, validated:
+				  * "queue:<id>", "agent:<username>", "number:<digits>" */
 };
 
 /* One command. Allocated and freed by the web thread; between the hook and

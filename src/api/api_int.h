@@ -224,6 +224,9 @@ void api_req_free(struct api_req *req);
 void api_call(struct api *a, void (*fn)(void *arg), void *arg);
 void api_respond(struct api_req *req, int status, const char *ctype, char *body, size_t len);
 void api_respond_json(struct api_req *req, int status, json_t *j);
+/* Like api_respond, but buf already has LWS_PRE bytes of headroom before
+ * the len bytes of body (no copy: large files). Takes ownership. */
+void api_respond_pre(struct api_req *req, int status, const char *ctype, char *buf, size_t len);
 void api_problem(struct api_req *req, int status, const char *detail, const char *field);
 void api_add_header(struct api_req *req, const char *name, const char *value);
 /* Hand the request to another thread; call api_resume() there when done:
@@ -290,6 +293,17 @@ void api_handle_offers(struct api_req *req, const char *rest);
 void api_handle_agent_state(struct api_req *req, const char *rest);
 /* api.c: post a command to the core; false after answering 503 */
 bool api_core_post(struct api_req *req, struct api_cmd *cmd, api_cont_h *cont);
+/* api_tasks.c: post a command built from the request (takes body) and
+ * answer with its result; parse a positive id (at most 2^53 - 1) of n chars. */
+void api_tasks_post(struct api_req *req, enum api_cmd_kind kind, int64_t id, json_t *body);
+bool api_parse_id(const char *s, size_t n, int64_t *out);
+
+/* api_calls.c: /api/v1/calls... (answered by the core, api_core.h) and
+ * /api/v1/recordings... (the call.recorded events; files under
+ * DATA/recordings). `rest` is the path after "calls" / "recordings". */
+void api_handle_calls(struct api_req *req, const char *rest);
+void api_handle_recordings(struct api_req *req, const char *rest);
+void api_calls_openapi(json_t *paths, json_t *schemas);
 
 /* api_wfm.c */
 void api_handle_wfm_erlang(struct api_req *req);

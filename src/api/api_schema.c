@@ -160,6 +160,15 @@ static const struct schema_field queue_fields[] = {
 	 .desc = "Disposition codes for wrap-up; when not empty, a disposition must be one of them"},
 	{.name = "disposition_required", .type = SCHEMA_BOOL, .def = "false",
 	 .desc = "Wrap-up must give a disposition"},
+	{.name = "voice_recording", .type = SCHEMA_BOOL, .def = "false",
+	 .desc = "Record this queue's calls (both sides mixed, 8 kHz WAV under DATA/recordings)"},
+	{.name = "voice_announce_s", .type = SCHEMA_INT, .min = 0, .max = 3600, .def = "30",
+	 .desc = "Tell a waiting caller their position and expected wait every this many seconds; 0: never"},
+	{.name = "voice_moh", .type = SCHEMA_STRING, .max = 120, .def = "\"\"",
+	 .charset = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/",
+	 .desc = "Music on hold: a WAV file under DATA/prompts (no '..', no leading '/'); empty: built-in music"},
+	{.name = "voice_closed_text", .type = SCHEMA_STRING, .max = 250, .def = "\"\"",
+	 .desc = "Spoken to callers when the queue is closed; empty: the built-in phrase"},
 	{0},
 };
 
@@ -473,6 +482,10 @@ static int check_queue(json_t *doc, struct schema_result *r)
 	    strcmp(json_string_value(json_object_get(doc, "max_wait_action")), "queue") == 0 &&
 	    !json_is_integer(json_object_get(doc, "max_wait_queue_id")))
 		return fail(r, "max_wait_queue_id", "required when max_wait_action is queue%s", NULL, 0, 0);
+	const char *moh = json_string_value(json_object_get(doc, "voice_moh"));
+	if (moh && (moh[0] == '/' || strstr(moh, "..")))
+		return fail(r, "voice_moh", "a file name under DATA/prompts: no '..' and no leading '/'%s",
+			    NULL, 0, 0);
 	return 0;
 }
 
@@ -607,7 +620,8 @@ static void add_errors(json_t *responses, const char *const *codes)
 		{"403", "Not allowed, or CSRF token missing"}, {"404", "Not found"},
 		{"409", "Version conflict or duplicate"}, {"413", "Body over 1 MiB"},
 		{"415", "Body is not JSON"}, {"422", "Invalid field"}, {"429", "Too many attempts"},
-		{"500", "Internal error"}, {"503", "Routing not available (starting or stopping)"},
+		{"500", "Internal error"}, {"501", "Not built yet"},
+		{"503", "Routing not available (starting or stopping)"},
 	};
 	for (const char *const *c = codes; *c; c++)
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -997,6 +1011,7 @@ json_t *schema_openapi(void)
 		   "200", (const char *const[]){"400", "401", "403", "413", "415", "422", NULL}, NULL)));
 	api_wfm_openapi(paths, schemas); /* api_wfm_schema.c: forecast, staffing, schedules, adherence */
 	api_chat_openapi(paths, schemas); /* api_chat.c */
+	api_calls_openapi(paths, schemas); /* api_calls.c */
 	json_object_set_new(paths, "/api/v1/openapi.json", json_pack("{s:o}", "get",
 		op("This document", "meta", NULL, resp("OpenAPI 3.1", json_pack("{s:s}", "type", "object")),
 		   "200", (const char *const[]){NULL}, NULL)));

@@ -44,7 +44,7 @@ static void cmd_done(struct api_req *req)
 	api_respond(req, c->status, "application/json", b, b ? strlen(b) : 0);
 }
 
-static bool parse_id(const char *s, size_t n, int64_t *out)
+bool api_parse_id(const char *s, size_t n, int64_t *out)
 {
 	char buf[24];
 	if (!n || n >= sizeof(buf))
@@ -232,6 +232,11 @@ static void post(struct api_req *req, enum api_cmd_kind kind, int64_t id, json_t
 		api_core_post(req, c, cmd_done);
 }
 
+void api_tasks_post(struct api_req *req, enum api_cmd_kind kind, int64_t id, json_t *body)
+{
+	post(req, kind, id, body);
+}
+
 static void not_allowed(struct api_req *req, const char *allow)
 {
 	api_add_header(req, "Allow", allow);
@@ -284,7 +289,7 @@ void api_handle_tasks(struct api_req *req, const char *rest)
 	rest++; /* '/' */
 	const char *slash = strchr(rest, '/');
 	int64_t id;
-	if (!parse_id(rest, slash ? (size_t)(slash - rest) : strlen(rest), &id))
+	if (!api_parse_id(rest, slash ? (size_t)(slash - rest) : strlen(rest), &id))
 		return api_problem(req, 404, "no such task (ids are positive integers)", NULL);
 	if (!slash)
 		return m == LWSHUMETH_GET ? post(req, API_CMD_TASK_GET, id, NULL) : not_allowed(req, "GET");
@@ -333,7 +338,7 @@ void api_handle_offers(struct api_req *req, const char *rest)
 	rest += 7; /* "offers/" */
 	const char *slash = strchr(rest, '/');
 	int64_t id;
-	if (!slash || !parse_id(rest, (size_t)(slash - rest), &id))
+	if (!slash || !api_parse_id(rest, (size_t)(slash - rest), &id))
 		return api_problem(req, 404, "no such offer", NULL);
 	enum api_cmd_kind kind;
 	if (strcmp(slash + 1, "accept") == 0)
@@ -361,7 +366,7 @@ void api_handle_agent_state(struct api_req *req, const char *rest)
 	const char *slash = strchr(rest, '/');
 	int64_t id;
 	if (!slash || strcmp(slash + 1, "state") != 0 ||
-	    !parse_id(rest, (size_t)(slash - rest), &id) || id > 0xFFFFFFFFLL)
+	    !api_parse_id(rest, (size_t)(slash - rest), &id) || id > 0xFFFFFFFFLL)
 		return api_problem(req, 404, "no such endpoint", NULL);
 	if (req->method == LWSHUMETH_GET)
 		return post(req, API_CMD_AGENT_STATE_GET, id, NULL);

@@ -149,12 +149,32 @@ static void vr_task_detach(void *arg, int64_t task)
 	core_routing_task_detach(arg, task);
 }
 
+/* call.* events, written with the core's next batch (core_routing.c). */
+static int vr_event(void *arg, const char *type, int64_t task, uint32_t agent, uint32_t queue,
+		    const char *payload)
+{
+	return core_routing_call_event(arg, type, task, agent, queue, payload);
+}
+/* A queue's voice settings, and open now by its business hours. */
+static int vr_queue_info(void *arg, uint32_t queue, struct voice_queue_info *out)
+{
+	return core_routing_queue_info(arg, queue, out);
+}
+/* Place and estimated wait: the routing engine's own estimate (average
+ * handle time x position / slots serving the queue), as GET /tasks shows. */
+static int vr_task_position(void *arg, int64_t task, unsigned *pos, unsigned *ewt_s)
+{
+	return core_routing_task_position(arg, task, pos, ewt_s);
+}
+
 static int sip_start(const struct core_opts *o, struct core_routing *cr)
 {
 	static struct voice_routing vr;
 	vr = (struct voice_routing){.arg = cr, .task_open = vr_task_open,
 				    .task_abandon = vr_task_abandon, .task_end = vr_task_end,
-				    .offer_answer = vr_offer_answer, .task_detach = vr_task_detach};
+				    .offer_answer = vr_offer_answer, .task_detach = vr_task_detach,
+				    .event = vr_event, .queue_info = vr_queue_info,
+				    .task_position = vr_task_position};
 	char accounts[1100], tls[1100], numbers[1100], trunks[1100];
 	snprintf(accounts, sizeof(accounts), "%s/sip_accounts", o->data_dir);
 	snprintf(tls, sizeof(tls), "%s/sip_tls.pem", o->data_dir);
@@ -163,13 +183,19 @@ static int sip_start(const struct core_opts *o, struct core_routing *cr)
 	struct voice_opts vo = {.bind = o->bind, .port = o->sip_port, .accounts_file = accounts,
 				.tls_file = tls, .numbers_file = numbers, .trunks_file = trunks,
 				.routing = &vr};
-	return voice_start(&the_voice, &vo);
+	int r = voice_start(&the_voice, &vo);
+	if (!r)
+		core_routing_set_voice(cr, the_voice); /* the API's call commands */
+	return r;
 }
 
 static void sip_stop(void)
 {
+	core_routing_set_voice(the_routing, NULL);
 	voice_stop(the_voice);
 	the_voice = NULL;
+	/* the calls' last events (call.ended as they are dropped) */
+	core_routing_call_events_sync(the_routing);
 }
 
 int core_run(const struct core_opts *o)

@@ -9,6 +9,7 @@
  */
 #include "core/core_int.h"
 #include "base/base.h"
+#include "voice/voice.h"
 
 #include <jansson.h>
 
@@ -346,4 +347,26 @@ void core_local_day(int64_t now_ms, int64_t *start_ms, int64_t *end_ms)
 		*start_ms = now_ms - now_ms % 86400000;
 		*end_ms = *start_ms + 86400000;
 	}
+}
+
+/* ---- a queue's voice settings -------------------------------------------- */
+
+static void copy_str(char *dst, size_t size, const json_t *v, const char *def)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : def;
+	snprintf(dst, size, "%s", s ? s : "");
+}
+
+void core_queue_voice_info(const json_t *doc, time_t now, struct voice_queue_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	copy_str(out->language, sizeof(out->language), json_object_get(doc, "language"), "en");
+	copy_str(out->name, sizeof(out->name), json_object_get(doc, "name"), "");
+	copy_str(out->moh, sizeof(out->moh), json_object_get(doc, "voice_moh"), "");
+	copy_str(out->closed_text, sizeof(out->closed_text), json_object_get(doc, "voice_closed_text"), "");
+	out->open = core_queue_open(doc, now);
+	out->recording = json_is_true(json_object_get(doc, "voice_recording"));
+	json_t *a = json_object_get(doc, "voice_announce_s");
+	json_int_t s = json_is_integer(a) ? json_integer_value(a) : 30;
+	out->announce_s = s < 0 ? 0 : s > 3600 ? 3600 : (unsigned)s;
 }

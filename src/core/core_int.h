@@ -88,6 +88,15 @@ int core_agent_conf_from_doc(const json_t *doc, struct core_table *langs,
  * Pure apart from reading the tz database once per zone. */
 bool core_queue_open(const json_t *doc, time_t now);
 
+/* A queue document's voice settings (voice_recording, voice_announce_s,
+ * voice_moh, voice_closed_text, language, name; see the queue schema in
+ * src/api/api_schema.c) and whether it is open at `now` (core_queue_open).
+ * Fields a document from before they existed lacks get their defaults:
+ * no recording, announcements every 30 s, built-in music and closed
+ * phrase, "en". Pure. */
+struct voice_queue_info;
+void core_queue_voice_info(const json_t *doc, time_t now, struct voice_queue_info *out);
+
 /* Whether an agent with `used` slots of `capacity` per channel may take
  * new work on ch, given blocking masks as in routing_agent_spec.block
  * (ongoing voice work blocks every other channel by default). Pure. */
@@ -175,5 +184,29 @@ int core_routing_task_end(struct core_routing *cr, int64_t task);
 int core_routing_offer_answer(struct core_routing *cr, int64_t offer, uint32_t version, bool accept);
 /* Stop reporting decisions about task (pending reports are dropped). */
 void core_routing_task_detach(struct core_routing *cr, int64_t task);
+
+/* ---- the voice channel's hooks and the call commands (docs/VOICE.md) ------ */
+
+struct voice;
+/* The voice module the call commands (API_CMD_CALL_*) go to; NULL while
+ * SIP is off (they answer 503). Core thread. */
+void core_routing_set_voice(struct core_routing *cr, struct voice *v);
+/* Append a call.* event (payload: a JSON object's text) to the event log
+ * with the next batch: the events of one turn of the core loop are written
+ * together by a zero timer (or with the engine call's own write, whichever
+ * comes first). task, agent, queue: 0 for none. Returns 0, -EINVAL (not a
+ * call.* type or not a JSON object), -ENOMEM. Core thread. */
+int core_routing_call_event(struct core_routing *cr, const char *type, int64_t task, uint32_t agent,
+			    uint32_t queue, const char *payload);
+/* Write the call events still waiting for their timer now, synchronously
+ * (at shutdown, after re_main returned). */
+void core_routing_call_events_sync(struct core_routing *cr);
+/* The voice settings of a queue now (core_queue_voice_info on its stored
+ * document). Returns 0 or -ENOENT. */
+int core_routing_queue_info(struct core_routing *cr, uint32_t queue, struct voice_queue_info *out);
+/* A waiting task's position (1 = next) and estimated wait in seconds (the
+ * routing engine's estimate, as GET /api/v1/tasks/{id} shows it; 0 when
+ * unknown). Returns 0 or -ENOENT (no such task, or not waiting). */
+int core_routing_task_position(struct core_routing *cr, int64_t task, unsigned *pos, unsigned *ewt_s);
 
 #endif

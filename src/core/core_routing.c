@@ -42,6 +42,7 @@
 #include "api/api_core.h"
 #include "base/base.h"
 #include "store/store.h"
+#include "voice/voice.h"
 
 /* libre piecewise: re.h would pull in re_json.h, which clashes with jansson */
 #include <re_types.h>
@@ -200,6 +201,9 @@ struct core_routing {
 	int64_t actor;             /* user causing the current call, 0 system */
 	int64_t day_start, day_end; /* the local day the queues' counters cover */
 	unsigned writes_inflight;
+	struct voice *voice;       /* the call commands' target; NULL: SIP is off */
+	struct tmr etmr;           /* writes call.* events from the voice module */
+	bool in_cmd;               /* on_cmd is running (its caller is the actor) */
 	bool draining;
 	atomic_bool stopping;
 };
@@ -1436,15 +1440,198 @@ static void cmd_live_stats(struct core_routing *cr, struct api_cmd *cmd)
 	ok(cr, cmd, 200, json_pack("{s:o, s:o}", "queues", queues, "agents", agents));
 }
 
+/* ---- voice calls (API_CMD_CALL_*, docs/VOICE.md) ------------------------------------- */
+
+/* Task ids stay far below this; call ids (voice.h) are above it. An
+ * event's interaction column is only ever a task id: the next task id is
+ * continued from max(interaction) at start. */
+#define TASK_ID_LIMIT 1000000000000LL
+
+static void call_fail(struct api_cmd *cmd, int r, const char *field)
+{
+	switch (r) {
+	case -ENOSYS: fail(cmd, 501, NULL, "calls cannot do this yet (not built)"); break;
+	case -ENOENT: fail(cmd, 404, NULL, "no such call (it may have ended)"); break;
+	case -EBUSY: fail(cmd, 409, NULL, "the call is not in a state for this now"); break;
+	case -EINVAL:
+		fail(cmd, 422, field, field && !strcmp(field, "number") ? "number: cannot be dialled"
+								      : "target: no such queue, agent or number");
+		break;
+	case -ENODEV: fail(cmd, 409, NULL, "no registered phone: register your phone first"); break;
+	case -ENOTSUP: fail(cmd, 409, NULL, "no outbound trunk is configured"); break;
+	default: fail(cmd, 500, NULL, "the call command failed"); break;
+	}
+}
+
+struct own_agents {
+	int64_t user_id;
+	uint32_t ids[16];
+	unsigned n;
+};
+
+static bool own_collect(struct le *le, void *arg)
+{
+	struct core_agent *a = le->data;
+	struct own_agents *o = arg;
+	if (a->user_id && a->user_id == o->user_id && o->n < 16) {
+		o->ids[o->n++] = a->id;
+		if (a->id < o->ids[0]) { /* the lowest id first: dial from that one */
+			o->ids[o->n - 1] = o->ids[0];
+			o->ids[0] = a->id;
+		}
+	}
+	return false;
+}
+
+static void own_agents(struct core_routing *cr, int64_t user_id, struct own_agents *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->user_id = user_id;
+	hash_apply(cr->agents, own_collect, o);
+}
+
+static bool in_own(const struct own_agents *o, json_int_t agent)
+{
+	for (unsigned i = 0; i < o->n; i++)
+		if ((json_int_t)o->ids[i] == agent)
+			return true;
+	return false;
+}
+
+/* A call's task and queue (voice_calls_json), 0 when it has none. */
+static void call_task(struct voice *v, int64_t call, int64_t *task, uint32_t *queue)
+{
+	*task = 0;
+	*queue = 0;
+	char *text = voice_calls_json(v);
+	json_t *all = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	size_t i;
+	json_t *c;
+	json_array_foreach(all, i, c) {
+		if (json_integer_value(json_object_get(c, "call")) != call)
+			continue;
+		json_int_t t = json_integer_value(json_object_get(c, "task"));
+		json_int_t q = json_integer_value(json_object_get(c, "queue"));
+		*task = t > 0 && t < TASK_ID_LIMIT ? t : 0;
+		*queue = q > 0 && q <= UINT32_MAX ? (uint32_t)q : 0;
+		break;
+	}
+	json_decref(all);
+}
+
+/* The audit event of a call command (the actor is the caller); task and
+ * queue as they were before the command. */
+static void call_audit(struct core_routing *cr, struct api_cmd *cmd, const char *type, int64_t call,
+		       uint32_t agent, int64_t task, uint32_t queue, json_t *p)
+{
+	cr->actor = cmd->user_id; /* the voice module may have run the engine meanwhile */
+	json_object_set_new(p, "call", json_integer(call));
+	ev_add(cr, type, task, agent, queue, p);
+}
+
+static void cmd_call(struct core_routing *cr, struct api_cmd *cmd)
+{
+	struct voice *v = cr->voice;
+	if (!v) {
+		fail(cmd, 503, NULL, "voice is not running (SIP is off)");
+		return;
+	}
+	int r;
+	if (cmd->kind == API_CMD_CALLS_LIST) {
+		char *text = voice_calls_json(v);
+		json_t *all = text ? json_loads(text, 0, NULL) : NULL;
+		free(text);
+		if (!json_is_array(all)) {
+			json_decref(all);
+			fail(cmd, 500, NULL, "the calls could not be listed");
+			return;
+		}
+		if (!cmd->privileged) {
+			struct own_agents o;
+			own_agents(cr, cmd->user_id, &o);
+			for (size_t i = json_array_size(all); i-- > 0;)
+				if (!in_own(&o, json_integer_value(json_object_get(json_array_get(all, i), "agent"))))
+					json_array_remove(all, i);
+		}
+		ok(cr, cmd, 200, json_pack("{s:o}", "items", all));
+		return;
+	}
+	if (cmd->kind == API_CMD_CALL_DIAL) {
+		struct own_agents o;
+		own_agents(cr, cmd->user_id, &o);
+		struct core_user *u = user_find(cr, cmd->user_id);
+		if (!o.n || !u) {
+			fail(cmd, 403, NULL, "dialling needs an agent linked to your user (and its phone)");
+			return;
+		}
+		const char *number = json_string_value(json_object_get(cmd->body, "number"));
+		int64_t call = 0;
+		r = voice_call_dial(v, u->username, o.ids[0], number, &call);
+		if (r) {
+			call_fail(cmd, r, "number");
+			return;
+		}
+		call_audit(cr, cmd, "call.dial_requested", call, o.ids[0], 0, 0,
+			   json_pack("{s:s}", "number", number ? number : ""));
+		ok(cr, cmd, 201, json_pack("{s:I}", "call", (json_int_t)call));
+		return;
+	}
+	uint32_t agent = 0;
+	r = voice_call_agent(v, cmd->id, &agent);
+	if (r) {
+		call_fail(cmd, r, NULL);
+		return;
+	}
+	if (!cmd->privileged && !(agent && own_agent(cr, cmd, agent))) {
+		fail(cmd, 403, NULL, "this call is not yours");
+		return;
+	}
+	const char *target = json_string_value(json_object_get(cmd->body, "target"));
+	const char *type = NULL;
+	int64_t task;
+	uint32_t queue;
+	call_task(v, cmd->id, &task, &queue); /* before: a hang-up ends it */
+	switch (cmd->kind) {
+	case API_CMD_CALL_HANGUP:
+		r = voice_call_hangup(v, cmd->id);
+		type = "call.hangup_requested";
+		break;
+	case API_CMD_CALL_HOLD:
+	case API_CMD_CALL_RESUME:
+		r = voice_call_hold(v, cmd->id, cmd->kind == API_CMD_CALL_HOLD);
+		type = cmd->kind == API_CMD_CALL_HOLD ? "call.hold_requested" : "call.resume_requested";
+		break;
+	case API_CMD_CALL_TRANSFER:
+		r = target ? voice_call_transfer(v, cmd->id, target) : -EINVAL;
+		type = "call.transfer_requested";
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	if (r) {
+		call_fail(cmd, r, "target");
+		return;
+	}
+	json_t *p = json_object();
+	if (cmd->kind == API_CMD_CALL_TRANSFER)
+		json_object_set_new(p, "target", json_string(target));
+	call_audit(cr, cmd, type, cmd->id, agent, task, queue, p);
+	ok(cr, cmd, 200, json_pack("{s:I}", "call", (json_int_t)cmd->id));
+}
+
 static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 {
 	int64_t now = now_ms();
 	int r;
 	cr->actor = cmd->user_id;
 	cr->note = NULL;
+	cr->in_cmd = true;
 	switch (cmd->kind) {
 	case API_CMD_TASK_CREATE:
 		cmd_task_create(cr, cmd);
+		cr->in_cmd = false;
 		if (cmd->status)
 			reply(cmd);
 		return;
@@ -1482,6 +1669,14 @@ static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 	}
 	case API_CMD_QUEUE_STATUS:
 		cmd_queue_status(cr, cmd);
+		break;
+	case API_CMD_CALLS_LIST:
+	case API_CMD_CALL_DIAL:
+	case API_CMD_CALL_HANGUP:
+	case API_CMD_CALL_HOLD:
+	case API_CMD_CALL_RESUME:
+	case API_CMD_CALL_TRANSFER:
+		cmd_call(cr, cmd);
 		break;
 	case API_CMD_LIVE_STATS:
 		if (!cmd->privileged)
@@ -1586,6 +1781,7 @@ static void on_cmd(struct core_routing *cr, struct api_cmd *cmd)
 		break;
 	}
 	}
+	cr->in_cmd = false;
 	flush(cr, cmd, NULL);
 	rearm(cr);
 }
@@ -1880,6 +2076,7 @@ int core_routing_alloc(struct core_routing **crp, struct store *st)
 	list_init(&cr->notes);
 	tmr_init(&cr->tmr);
 	tmr_init(&cr->ntmr);
+	tmr_init(&cr->etmr);
 	struct routing_opts ro;
 	routing_opts_init(&ro);
 	ro.decide = on_decide;
@@ -2027,6 +2224,7 @@ void core_routing_free(struct core_routing *cr)
 		return;
 	tmr_cancel(&cr->tmr);
 	tmr_cancel(&cr->ntmr);
+	tmr_cancel(&cr->etmr);
 	while (!list_isempty(&cr->notes)) {
 		struct core_note *n = list_head(&cr->notes)->data;
 		list_unlink(&n->le);
@@ -2161,4 +2359,83 @@ void core_routing_task_detach(struct core_routing *cr, int64_t id)
 			free(n);
 		}
 	}
+}
+
+/* ---- the voice channel's hooks ----------------------------------------------------------------- */
+
+void core_routing_set_voice(struct core_routing *cr, struct voice *v)
+{
+	if (cr)
+		cr->voice = v;
+}
+
+static void call_events_flush(void *arg)
+{
+	struct core_routing *cr = arg;
+	flush(cr, NULL, NULL);
+}
+
+int core_routing_call_event(struct core_routing *cr, const char *type, int64_t task, uint32_t agent,
+			    uint32_t queue, const char *payload)
+{
+	if (!type || strncmp(type, "call.", 5) || strlen(type) >= 64)
+		return -EINVAL;
+	/* re-serialized: compact, and certainly one JSON object (the
+	 * recordings list finds a call's events by its "call" member) */
+	json_t *p = payload ? json_loads(payload, 0, NULL) : json_object();
+	if (!json_is_object(p)) {
+		json_decref(p);
+		LOG_WARN(MOD, "event %s: the payload is not a JSON object; not written", type);
+		return -EINVAL;
+	}
+	size_t before = cr->pend ? cr->pend->n : 0;
+	int64_t actor = cr->actor;
+	if (!cr->in_cmd)
+		cr->actor = 0; /* outside an API command the system acts */
+	ev_add(cr, type, task > 0 ? task : 0, agent, queue, p);
+	cr->actor = actor;
+	if (!cr->pend || cr->pend->n == before)
+		return -ENOMEM;
+	tmr_start(&cr->etmr, 0, call_events_flush, cr);
+	return 0;
+}
+
+static int call_events_job(struct store_tx *tx, void *arg)
+{
+	return write_job(tx, arg);
+}
+
+void core_routing_call_events_sync(struct core_routing *cr)
+{
+	if (!cr)
+		return;
+	tmr_cancel(&cr->etmr);
+	struct core_write *w = cr->pend;
+	cr->pend = NULL;
+	if (!w)
+		return;
+	int r = w->n ? store_write_sync(cr->st, call_events_job, w) : 0;
+	if (r)
+		LOG_ERROR(MOD, "writing %zu event(s) at shutdown failed: %d", w->n, r);
+	write_free(w);
+}
+
+int core_routing_queue_info(struct core_routing *cr, uint32_t queue, struct voice_queue_info *out)
+{
+	struct core_queue *q = queue_find(cr, queue);
+	if (!q)
+		return -ENOENT;
+	core_queue_voice_info(q->doc, (time_t)(store_now_ms() / 1000), out);
+	return 0;
+}
+
+int core_routing_task_position(struct core_routing *cr, int64_t task, unsigned *pos, unsigned *ewt_s)
+{
+	struct core_task *t = task_find(cr, task);
+	struct routing_task_info ti;
+	if (!t || !t->in_engine || routing_task_info(cr->r, t->eid, now_ms(), &ti) || !ti.position)
+		return -ENOENT;
+	*pos = ti.position;
+	*ewt_s = ti.ewt_ms > 0 ? (unsigned)((ti.ewt_ms + 999) / 1000) : 0;
+	return 0;
 }

@@ -86,6 +86,8 @@ function makeInput(def, ctx, id) {
       for (const o of opts) sel.append(h('option', { value: o.value }, o.text));
       return sel;
     }
+    case 'bool':
+      return h('input', { id, type: 'checkbox' });
     case 'time':
       return h('input', { id, type: 'text', placeholder: 'HH:MM', inputmode: 'numeric', class: 'narrow', autocomplete: 'off' });
     case 'date':
@@ -140,6 +142,8 @@ function scalar(def, ctx, opts = {}) {
     get() {
       const v = input.value;
       switch (def.type) {
+        case 'bool':
+          return input.checked;
         case 'int':
           return v === '' ? undefined : Number(v);
         case 'ref':
@@ -156,6 +160,10 @@ function scalar(def, ctx, opts = {}) {
     set(v) {
       if (v === undefined) v = defaultOf(def);
       if (def.type === 'password') v = '';
+      if (def.type === 'bool') {
+        input.checked = v === true;
+        return;
+      }
       const s = v === undefined || v === null ? '' : String(v);
       ensureOption(s);
       input.value = s;

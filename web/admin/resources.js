@@ -3,7 +3,8 @@
 // these definitions; docs/API.md is the contract they follow.
 //
 // Field types:
-//   text, textarea, password (write-only), int {min,max}, select {options},
+//   text, textarea, password (write-only), int {min,max}, bool (a checkbox),
+//   select {options},
 //   ref {resource, nullable} (a select of another resource's items),
 //   checkboxes {options} (an array of enum values),
 //   refset {resource} (an array of ids, as checkboxes),
@@ -159,6 +160,11 @@ export const RESOURCES = {
         { name: 'window_minutes', type: 'int', min: 0, max: 43200, default: 0 },
         { name: 'wait_seconds', type: 'int', min: 0, max: 600, default: 20 },
       ] },
+      // voice calls (docs/VOICE.md)
+      { name: 'voice_recording', type: 'bool', default: false },
+      { name: 'voice_announce_s', type: 'int', min: 0, max: 3600, default: 30 },
+      { name: 'voice_moh', type: 'text', hint: 'hint.voice_moh', default: '' },
+      { name: 'voice_closed_text', type: 'textarea', hint: 'hint.voice_closed_text', default: '' },
     ],
   },
 

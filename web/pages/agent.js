@@ -2,7 +2,9 @@
 // user (GET /api/v1/agents, matched on user_id), lets them choose a state
 // (PUT /api/v1/agents/{id}/state) and shows the reported one, opens the
 // event stream for offers, invitations and the chat.* events of their
-// chats, and shows each chat side by side (pages/agent_chat.js).
+// chats, and shows each chat side by side (pages/agent_chat.js). Phone
+// calls: the current-call panel and the dial box (pages/agent_call.js,
+// driven by call.* events) and the agent's recent recordings.
 import { h, replace } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { api } from '../api.js';
@@ -13,6 +15,8 @@ import { chatCard, pendingWrapups } from './agent_chat.js';
 import { loadCanned, saveCanned, editCanned } from './agent_canned.js';
 import { wrapupForm } from './agent_wrapup.js';
 import { AWAY_REASONS, stateLabel, reasonLabel } from './agent_states.js';
+import { callPanel } from './agent_call.js';
+import { recordingsPanel, CALL_TOPICS } from './calls_common.js';
 
 const STATE_POLL_MS = 15000;
 
@@ -160,8 +164,9 @@ async function start(main, env, status) {
     return card;
   }
 
-  // A task of another channel (voice, email, …): complete it, then wrap up.
-  function openTask(task) {
+  // A task of another channel (voice, email, …): complete it, then wrap up
+  // (a phone call's task is completed when the call ends: wrap-up at once).
+  function openTask(task, opts = {}) {
     if (tasks.has(task.id)) return;
     const slot = h('div');
     const complete = h('button', { type: 'button', class: 'button small' }, t('desk.complete'));
@@ -192,6 +197,30 @@ async function start(main, env, status) {
     tasks.set(task.id, { el: card });
     chatArea.append(card);
     syncEmpty();
+    if (opts.wrapup) {
+      complete.hidden = true;
+      replace(slot, wrapupForm({ taskId: task.id, queue: q, signal, onDone: done }));
+    }
+  }
+
+  // A call of ours ended: its task is in wrap-up (or done without a
+  // disposition): ask for the disposition like for any task.
+  async function callEnded(taskId) {
+    if (tasks.has(taskId)) return;
+    for (let i = 0; i < 5; i++) {
+      try {
+        const task = await api.get(`/tasks/${taskId}`, null, { signal });
+        if (task.state === 'wrapup' || (task.state === 'done' && !task.disposition && task.agent_id === myAgent.id)) {
+          openTask(task, { wrapup: true });
+          return;
+        }
+        if (['done', 'abandoned', 'cancelled', 'timed_out', 'overflowed'].includes(task.state)) return;
+      } catch (e) {
+        if (e && e.name === 'AbortError') return;
+        if (e.status === 403 || e.status === 404) return;
+      }
+      await new Promise((r) => setTimeout(r, 400));
+    }
   }
 
   const offers = offerPanel({
@@ -214,11 +243,24 @@ async function start(main, env, status) {
     },
   });
 
+  const calls = callPanel({
+    myAgent,
+    queues,
+    signal,
+    onEnded(taskId) {
+      offers.dropTask(taskId);
+      refreshState();
+      callEnded(taskId);
+    },
+  });
+  const recordings = recordingsPanel({ signal, queues, agents: null, agent: myAgent.id, limit: 10,
+    title: t('rec.mine'), id: 'my-recordings' });
+
   replace(main,
     pageHeader(t('nav.agent')),
     status.el,
-    h('div', { class: 'desktop' }, stateBar, offers.el, h('section', { class: 'chats', 'aria-label': t('desk.chats') },
-      h('h2', { class: 'sr-only' }, t('desk.chats')), empty, chatArea)));
+    h('div', { class: 'desktop' }, stateBar, offers.el, calls.el, h('section', { class: 'chats', 'aria-label': t('desk.chats') },
+      h('h2', { class: 'sr-only' }, t('desk.chats')), empty, chatArea), recordings.el));
 
   // The first gesture anywhere on the desktop unlocks the ringing sound.
   main.addEventListener('pointerdown', unlockAudio, { once: true, capture: true });
@@ -264,7 +306,12 @@ async function start(main, env, status) {
         } else if (type.startsWith('agent.') && ev.agent === myAgent.id) {
           refreshState();
         } else if (type.startsWith('task.') && ev.agent === myAgent.id) {
+          if (type === 'task.accepted' && ev.interaction) offers.dropTask(ev.interaction);
           refreshState();
+        } else if (type.startsWith('call.')) {
+          if ((type === 'call.answered' || type === 'call.ended') && ev.interaction) offers.dropTask(ev.interaction);
+          calls.onEvent(ev);
+          if (type === 'call.recorded' && ev.agent === myAgent.id) recordings.refresh();
         }
         break;
       }
@@ -274,7 +321,8 @@ async function start(main, env, status) {
   }
 
   ctx.stream = openStream({
-    topics: ['agent.state_changed'],
+    // task.accepted: a phone answered a voice offer (its card goes away)
+    topics: ['agent.state_changed', 'task.accepted', ...CALL_TOPICS],
     signal,
     onFrame,
     onStatus(s, info) {
@@ -282,6 +330,7 @@ async function start(main, env, status) {
         replace(conn, t('desk.connected'));
         conn.className = 'conn ok';
         refreshState();
+        calls.refresh();
         if (info.reconnected) for (const c of chats.values()) c.resync();
       } else {
         replace(conn, t('desk.reconnecting'));
@@ -299,6 +348,7 @@ async function start(main, env, status) {
 
   // The chats this agent is in already (after a reload), and wrap-ups not
   // finished before it.
+  recordings.load(false);
   await refreshState();
   for (const w of pendingWrapups()) {
     try {

@@ -2,6 +2,9 @@
 // desktop. An offer rings (a Web Audio beep, no sound files) and counts
 // down until it times out; Accept and Reject answer it with its version
 // (POST /api/v1/offers/{id}/accept|reject). offer_withdrawn takes it away.
+// A voice offer rings the agent's phone too: it shows the caller and the
+// queue and says to answer on the phone (no Accept here; Reject works); it
+// goes away when the phone answers (dropTask, from call.* events).
 import { h, replace } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { api } from '../api.js';
@@ -121,7 +124,12 @@ export function offerPanel(ctx) {
     const accept = h('button', { type: 'button', class: 'button' }, t('desk.accept'));
     const reject = h('button', { type: 'button', class: 'button danger' }, t('desk.reject'));
     const err = h('div', { class: 'notice-area' });
-    const who = typeof attrs.name === 'string' && attrs.name ? attrs.name : null;
+    const voice = task.channel === 'voice';
+    const caller = voice && (typeof attrs.caller === 'string' || typeof attrs.caller === 'number') && attrs.caller !== ''
+      ? String(attrs.caller) : null;
+    const who = voice ? t('call.offer_from', { caller: caller || t('call.unknown_caller') })
+      : typeof attrs.name === 'string' && attrs.name ? attrs.name : null;
+    const dialled = voice && attrs.number ? t('call.offer_number', { number: String(attrs.number) }) : null;
     const note = offerNote(attrs);
     const card = h('article', { class: 'offer-card', role: 'alert', dataset: { offer: String(id) } },
       h('div', { class: 'offer-head' },
@@ -132,11 +140,14 @@ export function offerPanel(ctx) {
         [q ? q.name : null, task.language && has(`lang.${task.language}`) ? t(`lang.${task.language}`) : null]
           .filter(Boolean).join(' · ')),
       who ? h('div', { class: 'offer-who' }, who) : null,
+      dialled ? h('div', { class: 'offer-facts offer-dialled' }, dialled) : null,
       note ? h('div', { class: 'offer-who offer-note' }, t('desk.offer_note', { note })) : null,
+      voice ? h('p', { class: 'offer-phone' }, t('call.answer_on_phone')) : null,
       progress,
       err,
-      h('div', { class: 'offer-actions' }, accept, reject));
-    const o = { offer: f, el: card, deadline: Date.now() + timeout, left: -1, count, progress };
+      h('div', { class: 'offer-actions' }, voice ? null : accept, reject));
+    if (voice) card.classList.add('offer-voice');
+    const o = { offer: f, el: card, deadline: Date.now() + timeout, left: -1, count, progress, taskId: task.id };
     offers.set(id, o);
     list.append(card);
     tick();
@@ -157,6 +168,11 @@ export function offerPanel(ctx) {
     };
     accept.addEventListener('click', () => answer('accept'));
     reject.addEventListener('click', () => answer('reject'));
+  }
+
+  // The task's offers are settled elsewhere (the phone answered the call).
+  function dropTask(taskId) {
+    for (const [id, o] of [...offers]) if (o.taskId === taskId) remove(id);
   }
 
   function onWithdrawn(f) {
@@ -212,5 +228,5 @@ export function offerPanel(ctx) {
   }
   ctx.signal.addEventListener('abort', stop, { once: true });
 
-  return { el, onOffer, onWithdrawn, onInvite, stop, count: () => offers.size };
+  return { el, onOffer, onWithdrawn, onInvite, dropTask, stop, count: () => offers.size };
 }

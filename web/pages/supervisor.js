@@ -3,7 +3,8 @@
 // task.*, agent.* and chat.* events arrive on the event stream (and every
 // 15 s regardless); the open chats (GET /api/v1/chats?state=open), any of
 // which opens read-only with a whisper box (pages/supervisor_chat.js);
-// agents' states can be changed (e.g. log out an agent who left).
+// agents' states can be changed (e.g. log out an agent who left). Live
+// phone calls and the recordings (pages/supervisor_calls.js, call.* events).
 import { h, replace } from '../dom.js';
 import { t, has } from '../i18n.js';
 import { api } from '../api.js';
@@ -13,6 +14,7 @@ import { liveTables } from './supervisor_live.js';
 import { convState } from './chat_view.js';
 import { chatViewer } from './supervisor_chat.js';
 import { adherencePanel } from './adherence.js';
+import { callsPanels } from './supervisor_calls.js';
 
 const POLL_MS = 15000;
 const CHAT_LIST_EVENTS = new Set(['chat.started', 'chat.joined', 'chat.left', 'chat.ended', 'chat.transferred']);
@@ -24,6 +26,7 @@ export function supervisorPage(main, env) {
   const conn = h('span', { class: 'conn', role: 'status' }, t('desk.connecting'));
   const updated = h('span', { class: 'muted live-updated' });
   const queues = new Map();
+  const agentList = [];
   let openChats = [];
   let viewer = null;
 
@@ -51,6 +54,8 @@ export function supervisorPage(main, env) {
         chatBody)));
   const viewerSlot = h('div', { class: 'viewer-slot' });
 
+  const calls = callsPanels({ signal, queues, agents: agentList });
+
   // Real-time schedule adherence (web/pages/adherence.js).
   const adherenceSlot = h('div', { class: 'adherence-slot', id: 'adherence-slot' });
 
@@ -60,7 +65,9 @@ export function supervisorPage(main, env) {
     h('div', { class: 'supervisor' },
       live.queuesEl,
       live.agentsEl,
+      calls.callsEl,
       h('div', { class: 'sup-chats' }, chatsEl, viewerSlot),
+      calls.recordingsEl,
       adherenceSlot));
 
   // ---- figures ---------------------------------------------------------------
@@ -126,7 +133,7 @@ export function supervisorPage(main, env) {
 
   // ---- the stream ----------------------------------------------------------------
   openStream({
-    topics: ['task.*', 'agent.*', 'chat.*'],
+    topics: ['task.*', 'agent.*', 'chat.*', 'call.*'],
     signal,
     onFrame(f) {
       if (f.type === 'event' && f.event) {
@@ -134,6 +141,7 @@ export function supervisorPage(main, env) {
         const type = String(ev.type || '');
         if (type.startsWith('task.') || type.startsWith('agent.') || type.startsWith('chat.')) liveSoon();
         if (CHAT_LIST_EVENTS.has(type)) chatsSoon();
+        if (type.startsWith('call.')) calls.onEvent(ev);
         if (viewer && type.startsWith('chat.') && ev.interaction === viewer.id) viewer.onEvent(ev);
       } else if (f.type === 'chat_typing' && viewer && f.conversation === viewer.id) {
         viewer.onTyping(f);
@@ -146,6 +154,7 @@ export function supervisorPage(main, env) {
         if (info.reconnected) {
           refreshLive();
           refreshChats();
+          calls.refresh();
           if (viewer) viewer.resync();
         }
       } else {
@@ -161,10 +170,12 @@ export function supervisorPage(main, env) {
   (async () => {
     try {
       for (const q of await api.all('queues', { signal })) queues.set(q.id, q);
+      agentList.push(...await api.all('agents', { signal }));
     } catch (e) {
       if (e && e.name === 'AbortError') return;
     }
     await Promise.all([refreshLive(), refreshChats()]);
+    calls.refresh();
   })();
   const adherence = adherencePanel(api);
   adherenceSlot.append(adherence);
