@@ -155,6 +155,7 @@ struct vcall {
 	unsigned se_s;
 	/* for events and the API */
 	int64_t started_ms, answered_ms, talk_start_ms;
+	int64_t talk_ms; /* talk before the current segment (transfers) */
 	char caller[65], number[65];
 	char xfer[300];
 	const char *end_by;
@@ -682,11 +683,13 @@ static void call_end(struct vcall *c, const char *by, const char *reason)
 	enum flow f = c->f;
 	int64_t now = wall_ms();
 	LOG_INFO(MOD, "call %lld (task %lld) ends: %s", (long long)c->id, (long long)c->task, reason);
-	reject_offer(c);
+	/* An offer still ringing is not rejected: the task ends (abandoned),
+	 * which withdraws it; a rejection would count as the agent's miss. */
+	c->offer = 0;
 	task_close(c, f != F_BRIDGED);
 	ev(c, "call.ended", ",\"by\":\"%s\",\"reason\":\"%s\",\"duration_ms\":%lld,\"talk_ms\":%lld", by,
 	   reason, (long long)(now - c->started_ms),
-	   (long long)(c->talk_start_ms ? now - c->talk_start_ms : 0));
+	   (long long)(c->talk_ms + (c->talk_start_ms ? now - c->talk_start_ms : 0)));
 	mem_deref(c);
 }
 
@@ -1211,8 +1214,13 @@ static void close_h(int err, const struct sip_msg *msg, void *arg)
 	if (!c)
 		return;
 	l->scode = msg ? msg->scode : 0;
-	LOG_INFO(MOD, "call %lld: the %s leg closed (%s%u)", (long long)c->id, l == c->a ? "caller's" : "phone's",
-		 err ? "error " : "", msg ? msg->scode : (unsigned)err);
+	if (err == ECONNRESET) /* libre's way of saying: the far end sent BYE */
+		LOG_INFO(MOD, "call %lld: the %s leg hung up (BYE)", (long long)c->id,
+			 l == c->a ? "caller's" : "phone's");
+	else
+		LOG_INFO(MOD, "call %lld: the %s leg closed (%s%u)", (long long)c->id,
+			 l == c->a ? "caller's" : "phone's", err ? "error " : "",
+			 msg ? msg->scode : (unsigned)err);
 	defer(c, l == c->a ? DO_A_GONE : DO_B_GONE);
 }
 
@@ -1282,6 +1290,10 @@ static void drop_agent(struct vcall *c)
 	c->agent = 0;
 	c->username[0] = 0;
 	c->held = false;
+	if (c->talk_start_ms) { /* the talk so far counts; waiting again does not */
+		c->talk_ms += wall_ms() - c->talk_start_ms;
+		c->talk_start_ms = 0;
+	}
 }
 
 /* Blind transfer of a to target ("queue:ID", "agent:USER", "number:N"). */
@@ -1615,8 +1627,10 @@ int voice_call_init(struct voice *v, const struct voice_opts *o)
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 1024)
 		v->max_calls = (unsigned)((rl.rlim_cur - 512) / 5); /* 4 fds a bridged call, and room */
 	const char *mx = getenv("HOTLINE_VOICE_MAX_CALLS");
-	if (mx && atoi(mx) > 0)
-		v->max_calls = (unsigned)atoi(mx);
+	char *end = NULL;
+	unsigned long mxv = mx ? strtoul(mx, &end, 10) : 0;
+	if (mx && end != mx && !*end && mxv > 0 && mxv < 1000000)
+		v->max_calls = (unsigned)mxv;
 	if (o && o->routing) {
 		v->rt = *o->routing;
 		v->has_rt = true;
@@ -1671,8 +1685,12 @@ void voice_call_close(struct voice *v)
 		struct vcall *c = list_head(&v->calls)->data;
 		if (c->task_open && v->has_rt) /* shutting down: the task is left to the restart */
 			v->rt.task_detach(v->rt.arg, c->task);
+		int64_t now = wall_ms();
+		ev(c, "call.ended", ",\"by\":\"system\",\"reason\":\"shutdown\",\"duration_ms\":%lld,\"talk_ms\":%lld",
+		   (long long)(now - c->started_ms),
+		   (long long)(c->talk_ms + (c->talk_start_ms ? now - c->talk_start_ms : 0)));
 		c->task_open = false;
-		mem_deref(c);
+		mem_deref(c); /* its recording is finished by voice_rec_stop, without call.recorded */
 	}
 	if (v->sock)
 		sipsess_close_all(v->sock);
