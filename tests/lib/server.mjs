@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import dgram from 'node:dgram';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = process.env.HOTLINE_BIN || join(root, 'build', 'hotline');
@@ -15,15 +16,27 @@ export const ADMIN_PASSWORD = 'admin-test-password-1';
 // A free port below the kernel's ephemeral range (32768 and up), so that
 // outgoing connections of other programs (a load test) cannot take it
 // between this check and the server's bind; startServer retries anyway.
+// A port free for both TCP and UDP on 127.0.0.1 (SIP listens on both), in
+// 10000-16299: below the server's RTP ports (16384-32767) and the kernel's
+// ephemeral range (32768-60999), so a call's media or a client's outgoing
+// connection cannot take it between this check and its use.
+const bindOk = (port) => Promise.all([
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  }),
+  new Promise((resolve) => {
+    const u = dgram.createSocket('udp4');
+    u.once('error', () => { u.close(); resolve(false); });
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  }),
+]).then(([t, u]) => t && u);
+
 export async function freePort() {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const ok = await new Promise((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
+  for (let i = 0; i < 100; i++) {
+    const port = 10000 + Math.floor(Math.random() * 6300);
+    if (await bindOk(port)) return port;
   }
   throw new Error('no free port');
 }
