@@ -538,6 +538,8 @@ static void dispatch(struct api_req *req)
 		return api_handle_recordings(req, p + 10);
 	if (strncmp(p, "agents/", 7) == 0 && strchr(p + 7, '/'))
 		return api_handle_agent_state(req, p);
+	if (strncmp(p, "users/", 6) == 0 && strchr(p + 6, '/'))
+		return api_handle_sip_password(req, p + 6); /* users/{id}/sip_password */
 
 	char name[32];
 	const char *slash = strchr(p, '/');

@@ -353,6 +353,11 @@ void api_ws_unref(struct api_ws *ws);
 void api_token_hash(const char *token, char out[65]);
 void api_random_token(char *out, size_t size, size_t nbytes);
 
+/* api_sip.c: /api/v1/users/{id}/sip_password (`rest` after "/api/v1/users/"),
+ * the user's line of DATA/sip_accounts; its OpenAPI entries. */
+void api_handle_sip_password(struct api_req *req, const char *rest);
+void api_sip_openapi(json_t *paths, json_t *schemas);
+
 /* api_metrics.c */
 void api_metrics_observe(struct api *a, int status, int64_t us);
 void api_handle_metrics(struct api_req *req);

@@ -1012,6 +1012,7 @@ json_t *schema_openapi(void)
 	api_wfm_openapi(paths, schemas); /* api_wfm_schema.c: forecast, staffing, schedules, adherence */
 	api_chat_openapi(paths, schemas); /* api_chat.c */
 	api_calls_openapi(paths, schemas); /* api_calls.c */
+	api_sip_openapi(paths, schemas); /* api_sip.c: users/{id}/sip_password */
 	json_object_set_new(paths, "/api/v1/openapi.json", json_pack("{s:o}", "get",
 		op("This document", "meta", NULL, resp("OpenAPI 3.1", json_pack("{s:s}", "type", "object")),
 		   "200", (const char *const[]){NULL}, NULL)));

@@ -195,7 +195,7 @@ static int watch_files(struct voice *v, const struct voice_opts *o)
 	}
 	if (o->trunks_file) {
 		v->watch_kind[n] = WATCH_TRUNKS;
-		files[n++] = (struct voice_watch_file){o->trunks_file, false};
+		files[n++] = (struct voice_watch_file){o->trunks_file, true}; /* may hold a password */
 	}
 	if (v->menus_path) {
 		v->watch_kind[n] = WATCH_MENUS;

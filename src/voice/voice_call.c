@@ -737,6 +737,19 @@ static bool pick_binding(const char *uri, const struct sa *src, enum sip_transp 
 	return false;
 }
 
+/* The outbound trunk's credentials, when the provider challenges. */
+static int trunk_auth(char **username, char **password, const char *realm, void *arg)
+{
+	(void)realm;
+	struct voice *v = arg;
+	if (!v->out_user[0])
+		return EAUTH;
+	int err = str_dup(username, v->out_user);
+	if (!err)
+		err = str_dup(password, v->out_pass);
+	return err;
+}
+
 static int offer_h(struct mbuf **descp, const struct sip_msg *msg, void *arg);
 static int answer_h(const struct sip_msg *msg, void *arg);
 static void estab_h(const struct sip_msg *msg, void *arg);
@@ -789,8 +802,8 @@ static int dial_leg(struct vcall *c, struct leg **lp, const char *user, const ch
 				*p = '_';
 		(void)re_snprintf(from, sizeof(from), "sip:%s@%J", cu, &la);
 		err = sipsess_connect(&l->sess, v->sock, uri, from_user && *from_user ? from_user : NULL, from,
-				      "hotline", routev, nroute, "application/sdp", offer, NULL, NULL,
-				      false, offer_h, answer_h, NULL, estab_h, NULL, refer_h, close_h, l,
+				      "hotline", routev, nroute, "application/sdp", offer,
+				      user ? NULL : trunk_auth, user ? NULL : v, false, offer_h, answer_h, NULL, estab_h, NULL, refer_h, close_h, l,
 				      "X-Hotline-Call: %lld\r\n", (long long)c->id);
 	}
 	mem_deref(offer);
@@ -1588,8 +1601,12 @@ bool voice_call_invite(struct voice *v, const struct sip_msg *msg, uint64_t now)
 		(void)sip_reply(v->sip, msg, 403, "Forbidden");
 		return true;
 	}
-	/* only phones (authenticated below) reach the trunk or a colleague */
-	if ((!trunk || direct.kind) && voice_reg_auth(v->reg, v->sip, msg, &msg->from.uri.user))
+	/* Service numbers: a trunk address, or any account's digest (a phone,
+	 * or a provider's trunk that authenticates with credentials). A
+	 * colleague or an outside number: only a phone calling as itself (the
+	 * From user is the account), so caller ids cannot be borrowed. */
+	if ((!trunk || direct.kind) &&
+	    voice_reg_auth(v->reg, v->sip, msg, direct.kind ? &msg->from.uri.user : NULL))
 		return true;
 	if (v->n_calls >= v->max_calls) {
 		LOG_WARN(MOD, "%u calls: the limit; new calls get 503", v->n_calls);

@@ -8,8 +8,9 @@
  *                        greeting, greeting_file, timeout, retries, and one
  *                        line per digit ("1 = queue:2")
  *   DATA/voice_trunks    an IP address per line (calls from it need no
- *                        digest), or "outbound HOST[:PORT]" (where
- *                        outbound calls and callbacks go)
+ *                        digest), or "outbound IP[:PORT] [USER PASSWORD]"
+ *                        (where outbound calls and callbacks go, and the
+ *                        digest credentials the provider may ask for)
  *
  * A bad line is logged as FILE:LINE and skipped; the rest of the file still
  * applies, so a typo never takes every number down.
@@ -247,11 +248,10 @@ static void trunk_line(struct voice *v, char *l, unsigned no)
 {
 	struct sa sa;
 	if (!strncmp(l, "outbound", 8) && (l[8] == ' ' || l[8] == '\t')) {
-		char *a = l + 9;
-		while (*a == ' ' || *a == '\t')
-			a++;
-		if (sa_decode(&sa, a, strlen(a)) && sa_set_str(&sa, a, 5060)) {
-			LOG_WARN(MOD, "%s:%u: line skipped (expected \"outbound IP[:PORT]\")",
+		char a[80], user[64] = "", pass[128] = "", extra[2];
+		int n = sscanf(l + 9, "%79s %63s %127s %1s", a, user, pass, extra);
+		if ((n != 1 && n != 3) || (sa_decode(&sa, a, strlen(a)) && sa_set_str(&sa, a, 5060))) {
+			LOG_WARN(MOD, "%s:%u: line skipped (expected \"outbound IP[:PORT] [USER PASSWORD]\")",
 				 v->trunks_path, no);
 			return;
 		}
@@ -259,6 +259,8 @@ static void trunk_line(struct voice *v, char *l, unsigned no)
 			sa_set_port(&sa, 5060);
 		v->out_trunk = sa;
 		v->has_out_trunk = true;
+		snprintf(v->out_user, sizeof(v->out_user), "%s", user);
+		snprintf(v->out_pass, sizeof(v->out_pass), "%s", pass);
 		return;
 	}
 	if (v->n_trunks >= TRUNKS_MAX || sa_set_str(&sa, l, 0)) {
@@ -273,6 +275,7 @@ void voice_call_set_trunks(struct voice *v, const char *text)
 {
 	v->n_trunks = 0;
 	v->has_out_trunk = false;
+	v->out_user[0] = v->out_pass[0] = 0;
 	char *t = text ? strdup(text) : NULL;
 	if (t)
 		lines(t, trunk_line, v);

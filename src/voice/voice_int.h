@@ -91,6 +91,7 @@ struct voice {
 	unsigned n_trunks;
 	struct sa out_trunk;  /* where outbound calls go; unset: none */
 	bool has_out_trunk;
+	char out_user[64], out_pass[128]; /* its digest credentials ("": none) */
 	struct list calls;
 	unsigned n_calls, max_calls; /* more: 503 with Retry-After */
 	int64_t last_call_id;
@@ -181,8 +182,10 @@ void voice_reg_fail(struct voice_reg *r, const struct sa *src, uint64_t now);
 void voice_reg_nonce(struct voice_reg *r, const struct sa *src, char *out);
 
 /* Check a request's digest for the account user (the REGISTER's To user,
- * an INVITE's From user). 0: authenticated; 1: answered already (401
- * challenge, 400, or 403 counted as a failed attempt). */
+ * an INVITE's From user; NULL: whichever account the digest names, for
+ * trunks that authenticate with credentials). 0: authenticated; 1:
+ * answered already (401 challenge, 400, or 403 counted as a failed
+ * attempt). */
 int voice_reg_auth(struct voice_reg *r, struct sip *sip, const struct sip_msg *msg,
 		   const struct pl *user);
 

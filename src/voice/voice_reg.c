@@ -656,6 +656,8 @@ int voice_reg_auth(struct voice_reg *r, struct sip *sip, const struct sip_msg *m
 	}
 	/* From here on a wrong answer is a failed attempt; the same work is
 	 * done for unknown users as for known ones. */
+	if (!user) /* any account: the digest names it */
+		user = &fa.resp.username;
 	struct account *acc = pl_cmp(&fa.resp.username, user) ? NULL : account_find(r, user);
 	int ok = voice_digest_check(&fa.resp, &msg->met, acc ? acc->ha1 : r->dummy_ha1);
 	if (ok || !acc) {

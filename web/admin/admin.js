@@ -5,6 +5,7 @@ import { t, has } from '../i18n.js';
 import { api } from '../api.js';
 import { RESOURCES } from './resources.js';
 import { buildFields } from './fields.js';
+import { sipPasswordButton } from './sip.js';
 import {
   errorMessage, fieldMessage, noticeArea, setFlash, takeFlash, pageHeader, linkButton,
   confirmDialog, formatTime,
@@ -165,6 +166,7 @@ export async function listPage(main, kind, query, env) {
         });
         const actions = h('td', { class: 'actions' },
           linkButton(`#/admin/${kind}/${item.id}`, writable ? t('action.edit') : t('action.view'), 'button secondary small'));
+        if (kind === 'users' && writable) actions.append(sipPasswordButton(item, name)); // the phone's password
         if (writable) {
           const del = h('button', { type: 'button', class: 'button danger small',
             'aria-label': t('action.delete_named', { name }) }, t('action.delete'));

@@ -81,6 +81,24 @@ export default {
   'widget.copy_failed': 'Kopieren fehlgeschlagen: Markieren Sie den Text und kopieren Sie ihn selbst.',
   'widget.try': 'Auf einer Demoseite ausprobieren',
 
+  // a user's SIP password (users page, web/admin/sip.js)
+  'sip.action': 'SIP-Passwort',
+  'sip.action_named': 'SIP-Passwort von {name}',
+  'sip.title': 'SIP-Passwort von {name}',
+  'sip.intro': 'Das Telefon meldet sich mit dem Benutzernamen {username} und diesem Passwort an, das nicht das Web-Passwort ist. Der Server speichert nur einen Hash davon.',
+  'sip.state_set': 'Ein SIP-Passwort ist gesetzt.',
+  'sip.state_unset': 'Es ist kein SIP-Passwort gesetzt.',
+  'sip.password': 'Neues SIP-Passwort',
+  'sip.repeat': 'SIP-Passwort wiederholen',
+  'sip.hint': '{min}–{max} Zeichen.',
+  'sip.set': 'Setzen',
+  'sip.remove': 'Entfernen',
+  'sip.length': 'Verwenden Sie {min} bis {max} Zeichen.',
+  'sip.control': 'Steuerzeichen wie Tabulatoren und Zeilenumbrüche sind nicht erlaubt.',
+  'sip.mismatch': 'Die beiden Passwörter stimmen nicht überein.',
+  'sip.saved': 'Das SIP-Passwort von {name} ist gesetzt. Das Telefon kann sich damit innerhalb einer Sekunde registrieren.',
+  'sip.removed': 'Das SIP-Passwort von {name} ist entfernt. Das Telefon wird bei der nächsten Registrierung abgewiesen.',
+
   // page titles
   'title.new': '{what} anlegen',
   'title.edit': '{what} bearbeiten',

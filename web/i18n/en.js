@@ -76,6 +76,24 @@ export default {
   'widget.copy_failed': 'Could not copy: select the text and copy it yourself.',
   'widget.try': 'Try it on a demo page',
 
+  // a user's SIP password (users page, web/admin/sip.js)
+  'sip.action': 'SIP password',
+  'sip.action_named': 'SIP password of {name}',
+  'sip.title': 'SIP password of {name}',
+  'sip.intro': 'The phone signs in with the username {username} and this password, which is not the web password. The server keeps only a hash of it.',
+  'sip.state_set': 'A SIP password is set.',
+  'sip.state_unset': 'No SIP password is set.',
+  'sip.password': 'New SIP password',
+  'sip.repeat': 'Repeat the SIP password',
+  'sip.hint': '{min}–{max} characters.',
+  'sip.set': 'Set',
+  'sip.remove': 'Remove',
+  'sip.length': 'Use {min} to {max} characters.',
+  'sip.control': 'Control characters such as tabs and line breaks are not allowed.',
+  'sip.mismatch': 'The two passwords are not the same.',
+  'sip.saved': 'The SIP password of {name} is set. The phone can register with it within a second.',
+  'sip.removed': 'The SIP password of {name} is removed. The phone is refused at its next registration.',
+
   // page titles
   'title.new': 'New {what}',
   'title.edit': 'Edit {what}',

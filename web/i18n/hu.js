@@ -82,6 +82,24 @@ export default {
   'widget.copy_failed': 'A másolás nem sikerült: jelölje ki a szöveget, és másolja ki kézzel.',
   'widget.try': 'Kipróbálás egy bemutatóoldalon',
 
+  // a user's SIP password (users page, web/admin/sip.js)
+  'sip.action': 'SIP-jelszó',
+  'sip.action_named': '{name} SIP-jelszava',
+  'sip.title': '{name} SIP-jelszava',
+  'sip.intro': 'A telefon a(z) {username} felhasználónévvel és ezzel a jelszóval jelentkezik be, amely nem a webes jelszó. A szerver csak a jelszó hash-ét tárolja.',
+  'sip.state_set': 'Van beállított SIP-jelszó.',
+  'sip.state_unset': 'Nincs beállított SIP-jelszó.',
+  'sip.password': 'Új SIP-jelszó',
+  'sip.repeat': 'SIP-jelszó még egyszer',
+  'sip.hint': '{min}–{max} karakter.',
+  'sip.set': 'Beállítás',
+  'sip.remove': 'Eltávolítás',
+  'sip.length': 'Adjon meg {min}–{max} karaktert.',
+  'sip.control': 'Vezérlőkarakterek, például tabulátor és sortörés, nem használhatók.',
+  'sip.mismatch': 'A két jelszó nem egyezik.',
+  'sip.saved': '{name} SIP-jelszava beállítva. A telefon egy másodpercen belül regisztrálhat vele.',
+  'sip.removed': '{name} SIP-jelszava eltávolítva. A telefont a következő regisztrációkor elutasítja a szerver.',
+
   // page titles
   'title.new': 'Új {what}',
   'title.edit': 'Szerkesztés: {what}',

@@ -82,6 +82,24 @@ export default {
   'widget.copy_failed': 'Nepavyko nukopijuoti: pažymėkite tekstą ir nukopijuokite patys.',
   'widget.try': 'Išbandyti demonstraciniame puslapyje',
 
+  // a user's SIP password (users page, web/admin/sip.js)
+  'sip.action': 'SIP slaptažodis',
+  'sip.action_named': '{name} SIP slaptažodis',
+  'sip.title': '{name} SIP slaptažodis',
+  'sip.intro': 'Telefonas prisijungia naudotojo vardu {username} ir šiuo slaptažodžiu, kuris nėra žiniatinklio slaptažodis. Serveris saugo tik jo maišos reikšmę.',
+  'sip.state_set': 'SIP slaptažodis nustatytas.',
+  'sip.state_unset': 'SIP slaptažodis nenustatytas.',
+  'sip.password': 'Naujas SIP slaptažodis',
+  'sip.repeat': 'Pakartokite SIP slaptažodį',
+  'sip.hint': '{min}–{max} simbolių.',
+  'sip.set': 'Nustatyti',
+  'sip.remove': 'Pašalinti',
+  'sip.length': 'Naudokite nuo {min} iki {max} simbolių.',
+  'sip.control': 'Valdymo simboliai, pavyzdžiui, tabuliacija ir eilučių lūžiai, neleidžiami.',
+  'sip.mismatch': 'Abu slaptažodžiai nesutampa.',
+  'sip.saved': '{name} SIP slaptažodis nustatytas. Telefonas galės juo registruotis per sekundę.',
+  'sip.removed': '{name} SIP slaptažodis pašalintas. Kitą kartą registruojantis telefonas bus atmestas.',
+
   // page titles
   'title.new': 'Sukurti {what}',
   'title.edit': 'Redaguoti {what}',

@@ -80,6 +80,24 @@ export default {
   'widget.copy_failed': 'Kunde inte kopiera: markera texten och kopiera den själv.',
   'widget.try': 'Prova på en demosida',
 
+  // a user's SIP password (users page, web/admin/sip.js)
+  'sip.action': 'SIP-lösenord',
+  'sip.action_named': 'SIP-lösenord för {name}',
+  'sip.title': 'SIP-lösenord för {name}',
+  'sip.intro': 'Telefonen loggar in med användarnamnet {username} och detta lösenord, som inte är webblösenordet. Servern sparar bara en hash av det.',
+  'sip.state_set': 'Ett SIP-lösenord är satt.',
+  'sip.state_unset': 'Inget SIP-lösenord är satt.',
+  'sip.password': 'Nytt SIP-lösenord',
+  'sip.repeat': 'Upprepa SIP-lösenordet',
+  'sip.hint': '{min}–{max} tecken.',
+  'sip.set': 'Spara',
+  'sip.remove': 'Ta bort',
+  'sip.length': 'Använd {min} till {max} tecken.',
+  'sip.control': 'Styrtecken som tabbar och radbrytningar är inte tillåtna.',
+  'sip.mismatch': 'De två lösenorden är inte lika.',
+  'sip.saved': 'SIP-lösenordet för {name} är satt. Telefonen kan registrera sig med det inom en sekund.',
+  'sip.removed': 'SIP-lösenordet för {name} är borttaget. Telefonen nekas vid nästa registrering.',
+
   // page titles
   'title.new': 'Skapa {what}',
   'title.edit': 'Redigera {what}',
