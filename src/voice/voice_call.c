@@ -1448,6 +1448,8 @@ static void on_later(void *arg)
 			c->f = F_BRIDGED;
 			call_end(c, "system", c->end_reason[0] ? c->end_reason : "callback unanswered");
 		} else if (c->f == F_OUT) {
+			uint16_t code = c->a ? c->a->scode : 0;
+			ev(c, "call.no_answer", ",\"code\":%u", code);
 			call_end(c, "system", "the number did not answer");
 		} else {
 			call_end(c, c->end_by ? c->end_by : "caller",
@@ -1608,6 +1610,15 @@ bool voice_call_invite(struct voice *v, const struct sip_msg *msg, uint64_t now)
 	if ((!trunk || direct.kind) &&
 	    voice_reg_auth(v->reg, v->sip, msg, direct.kind ? &msg->from.uri.user : NULL))
 		return true;
+	if (direct.kind) { /* and only a phone that is registered now: an account
+			    * made for a provider's inbound trunk never dials out */
+		char from[64];
+		if (pl_strcpy(&msg->from.uri.user, from, sizeof(from)) || !user_registered(v, from)) {
+			LOG_INFO(MOD, "a call out from '%s', which has no registered phone, refused", from);
+			(void)sip_reply(v->sip, msg, 403, "Forbidden");
+			return true;
+		}
+	}
 	if (v->n_calls >= v->max_calls) {
 		LOG_WARN(MOD, "%u calls: the limit; new calls get 503", v->n_calls);
 		(void)sip_replyf(v->sip, msg, 503, "Service Unavailable",
