@@ -251,8 +251,10 @@ static int write_all(int fd, const char *buf, size_t len)
 /* Replace path by buf: tmp (0600), fsync, rename, fsync the directory. */
 static int file_replace(const char *dir, const char *path, const char *buf, size_t len)
 {
-	char tmp[1100];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	char tmp[1200];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return -ENAMETOOLONG;
 	if (unlink(tmp) && errno != ENOENT)
 		return -errno;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
