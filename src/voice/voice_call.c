@@ -280,8 +280,10 @@ static void leg_sdp_done(struct leg *l)
 {
 	const struct sdp_format *te = sdp_media_rformat(l->m, "telephone-event");
 	l->te_pt = te ? te->pt : -1;
+	/* libre keeps the far end's direction from our side: its a=sendonly
+	 * (a hold, RFC 3264 8.4) reads SDP_RECVONLY here */
 	enum sdp_dir d = sdp_media_rdir(l->m);
-	l->held = sa_isset(sdp_media_raddr(l->m), SA_ALL) ? (d == SDP_SENDONLY || d == SDP_INACTIVE)
+	l->held = sa_isset(sdp_media_raddr(l->m), SA_ALL) ? (d == SDP_RECVONLY || d == SDP_INACTIVE)
 							   : true;
 }
 
@@ -1583,7 +1585,9 @@ bool voice_call_invite(struct voice *v, const struct sip_msg *msg, uint64_t now)
 	const struct voice_target *t = v->has_rt && v->sock ? voice_number_target(v, &msg->uri.user) : NULL;
 	bool trunk = voice_is_trunk(v, &msg->src);
 	struct voice_target direct = {0};
-	if (!t && v->sock && !trunk && pl_isset(&msg->uri.user) && msg->uri.user.l < sizeof(direct.name)) {
+	/* (also from a trunk's address: phones may share its public address;
+	 * these always need a phone's digest below) */
+	if (!t && v->sock && pl_isset(&msg->uri.user) && msg->uri.user.l < sizeof(direct.name)) {
 		/* a phone calling a colleague (a username with a binding) or,
 		 * with an outbound trunk, an outside number */
 		char user[64];
