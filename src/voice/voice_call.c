@@ -118,6 +118,7 @@ struct vcall {
 	uint32_t agent;
 	char username[64];
 	struct leg *a, *b;
+	int relay_id; /* > 0: the relay thread forwards a <-> b */
 	enum flow f;
 	bool alaw;
 	uint8_t pt;
@@ -613,12 +614,77 @@ static void media_start(struct voice *v)
 	}
 }
 
+/* ---- the relay thread -------------------------------------------------------------- */
+
+static bool relay_far(const struct leg *l, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct sa *ra = sdp_media_raddr(l->m);
+	if (!sa_isset(ra, SA_ALL) || ra->len > sizeof(*ss))
+		return false;
+	memcpy(ss, &ra->u, ra->len);
+	*len = ra->len;
+	return true;
+}
+
+/* A talking call that is neither recorded nor held: its packets go to the
+ * relay thread (voice_relay.c), off the core thread. */
+static void relay_on(struct vcall *c)
+{
+	struct voice *v = c->v;
+	if (c->relay_id || !v->relay || c->f != F_BRIDGED || c->rec || c->held || !c->a || !c->b ||
+	    !c->a->up || !c->b->up || c->a->held || c->b->held || !leg_media_ok(c->a) ||
+	    !leg_media_ok(c->b))
+		return;
+	struct udp_sock *ua = rtp_sock(c->a->rtp), *ub = rtp_sock(c->b->rtp);
+	struct sockaddr_storage fa, fb;
+	socklen_t la, lb;
+	int af_a = sa_af(sdp_media_laddr(c->a->m));
+	int af_b = sa_af(sdp_media_laddr(c->b->m));
+	int fd_a = udp_sock_fd(ua, af_a), fd_b = udp_sock_fd(ub, af_b);
+	if (fd_a < 0 || fd_b < 0 || !relay_far(c->a, &fa, &la) || !relay_far(c->b, &fb, &lb))
+		return;
+	udp_thread_detach(ua);
+	udp_thread_detach(ub);
+	int id = voice_relay_add(v->relay, fd_a, (struct sockaddr *)&fa, la, rtp_sess_ssrc(c->a->rtp), fd_b,
+				 (struct sockaddr *)&fb, lb, rtp_sess_ssrc(c->b->rtp));
+	if (id <= 0) {
+		(void)udp_thread_attach(ua);
+		(void)udp_thread_attach(ub);
+		return; /* the core thread relays it (rtp_recv) */
+	}
+	c->relay_id = id;
+}
+
+/* Back to the core thread (before a leg changes or goes). */
+static void relay_off(struct vcall *c)
+{
+	if (!c->relay_id)
+		return;
+	voice_relay_remove(c->v->relay, c->relay_id);
+	c->relay_id = 0;
+	if (c->a && c->a->rtp)
+		(void)udp_thread_attach(rtp_sock(c->a->rtp));
+	if (c->b && c->b->rtp)
+		(void)udp_thread_attach(rtp_sock(c->b->rtp));
+}
+
+/* Free a leg of c (BYE or CANCEL as its state needs). */
+static void leg_drop(struct vcall *c, struct leg **lp)
+{
+	relay_off(c);
+	if (*lp) {
+		(*lp)->c = NULL;
+		*lp = mem_deref(*lp);
+	}
+}
+
 /* ---- calls ----------------------------------------------------------------------- */
 
 static void call_destructor(void *arg)
 {
 	struct vcall *c = arg;
 	struct voice *v = c->v;
+	relay_off(c);
 	tmr_cancel(&c->later);
 	rec_stop(c);
 	if (c->a)
@@ -707,10 +773,7 @@ static void end_with(struct vcall *c, enum voice_phrase ph, const char *reason)
 	c->end_by = "system";
 	snprintf(c->end_reason, sizeof(c->end_reason), "%s", reason);
 	c->ring_due = 0;
-	if (c->b) {
-		c->b->c = NULL;
-		c->b = mem_deref(c->b);
-	}
+	leg_drop(c, &c->b);
 	if (c->a && c->a->up)
 		play_phrase(c, ph, 0, 0, after_hangup);
 	else
@@ -813,10 +876,8 @@ static int dial_leg(struct vcall *c, struct leg **lp, const char *user, const ch
 		mem_deref(l);
 		return err;
 	}
-	if (*lp) {
-		(*lp)->c = NULL;
-		mem_deref(*lp);
-	}
+	if (*lp)
+		leg_drop(c, lp);
 	*lp = l;
 	return 0;
 }
@@ -1101,8 +1162,7 @@ static void on_note(const struct voice_note *n, void *arg)
 				 (long long)c->id, n->username ? n->username : "the agent");
 			ev(c, "call.no_answer", ",\"code\":0");
 			c->offer = 0;
-			c->b->c = NULL;
-			c->b = mem_deref(c->b);
+			leg_drop(c, &c->b);
 			c->agent = 0;
 		}
 		break;
@@ -1120,16 +1180,23 @@ static void on_note(const struct voice_note *n, void *arg)
 static int offer_h(struct mbuf **descp, const struct sip_msg *msg, void *arg)
 {
 	struct leg *l = arg;
-	int err = sdp_decode(l->sdp, msg->mb, true);
-	if (err)
-		return err;
 	struct vcall *c = l->c;
+	if (c)
+		relay_off(c); /* the far end or the direction may change */
+	int err = sdp_decode(l->sdp, msg->mb, true);
+	if (err) {
+		if (c)
+			relay_on(c);
+		return err;
+	}
 	bool was = l->held;
 	leg_sdp_done(l);
 	if (c && l->held != was && c->f == F_BRIDGED)
 		ev(c, l->held ? "call.held" : "call.resumed", ",\"by\":\"%s\"", l == c->a ? "caller" : "agent");
 	if (c && l == c->a && c->se_s) /* a refresh (re-INVITE) */
 		c->se_due = tmr_jiffies() + (uint64_t)c->se_s * 1000;
+	if (c)
+		relay_on(c);
 	return sdp_encode(descp, l->sdp, false);
 }
 
@@ -1156,7 +1223,8 @@ static void bridge(struct vcall *c)
 	c->after = NULL;
 	ev(c, "call.answered", ",\"username\":\"%s\"", c->username);
 	rec_start(c);
-	LOG_INFO(MOD, "call %lld: bridged", (long long)c->id);
+	relay_on(c);
+	LOG_INFO(MOD, "call %lld: bridged%s", (long long)c->id, c->relay_id ? " (relay thread)" : "");
 }
 
 static void estab_h(const struct sip_msg *msg, void *arg)
@@ -1296,12 +1364,10 @@ static bool user_registered(struct voice *v, const char *user)
  * this agent (wrap-up). */
 static void drop_agent(struct vcall *c)
 {
+	relay_off(c);
 	rec_stop(c);
 	task_close(c, false);
-	if (c->b) {
-		c->b->c = NULL;
-		c->b = mem_deref(c->b);
-	}
+	leg_drop(c, &c->b);
 	c->agent = 0;
 	c->username[0] = 0;
 	c->held = false;
@@ -1392,6 +1458,7 @@ static void do_refer(struct vcall *c)
 			char tj[140];
 			jesc(tj, sizeof(tj), user);
 			ev(c, "call.transferred", ",\"target\":\"attended:%s\"", tj);
+			relay_off(c2);
 			drop_agent(c);
 			if (keep == c2->b)
 				c2->b = NULL;
@@ -1404,6 +1471,7 @@ static void do_refer(struct vcall *c)
 			c->f = F_BRIDGED;
 			c->talk_start_ms = wall_ms();
 			ev(c, "call.answered", ",\"username\":\"%s\"", c->username);
+			relay_on(c);
 			c2->end_by = "agent";
 			snprintf(c2->end_reason, sizeof(c2->end_reason), "transferred");
 			defer(c2, DO_A_GONE);
@@ -1461,10 +1529,7 @@ static void on_later(void *arg)
 	}
 	if (todo & DO_CB_HANGUP) {
 		/* the caller keeps the place; its leg goes */
-		if (c->a) {
-			c->a->c = NULL;
-			c->a = mem_deref(c->a);
-		}
+		leg_drop(c, &c->a);
 		if (c->f == F_QUEUE)
 			c->f = F_CALLBACK;
 		return;
@@ -1472,10 +1537,7 @@ static void on_later(void *arg)
 	if (todo & (DO_B_GONE | DO_RING_TO)) {
 		bool was_up = c->b && c->b->up;
 		uint16_t code = c->b ? c->b->scode : 0;
-		if (c->b) {
-			c->b->c = NULL;
-			c->b = mem_deref(c->b);
-		}
+		leg_drop(c, &c->b);
 		if (c->f == F_QUEUE || (c->f == F_CALLBACK && !was_up)) {
 			ev(c, "call.no_answer", ",\"code\":%u", code);
 			c->agent = 0;
@@ -1702,6 +1764,9 @@ int voice_call_listen(struct voice *v)
 		int r = voice_prompts_start(&v->prompts, dir, 64u << 20);
 		if (r)
 			LOG_WARN(MOD, "no prompts or music (%s): callers hear silence", strerror(-r));
+		r = voice_relay_start(&v->relay);
+		if (r)
+			LOG_WARN(MOD, "no RTP relay thread (%s): the core thread relays", strerror(-r));
 		snprintf(dir, sizeof(dir), "%s/recordings", v->data_dir);
 		r = voice_rec_start(&v->rec, dir);
 		if (r)
@@ -1724,6 +1789,8 @@ void voice_call_close(struct voice *v)
 		c->task_open = false;
 		mem_deref(c); /* its recording is finished by voice_rec_stop, without call.recorded */
 	}
+	voice_relay_stop(v->relay); /* every call is gone: no pair left */
+	v->relay = NULL;
 	if (v->sock)
 		sipsess_close_all(v->sock);
 	v->sock = mem_deref(v->sock);
@@ -1759,8 +1826,10 @@ int voice_call_hold(struct voice *v, int64_t call, bool hold)
 	if (c->f != F_BRIDGED)
 		return -EBUSY;
 	if (c->held != hold) {
+		relay_off(c);
 		c->held = hold;
 		ev(c, hold ? "call.held" : "call.resumed", ",\"by\":\"api\"");
+		relay_on(c);
 	}
 	return 0;
 }

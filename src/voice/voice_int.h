@@ -101,6 +101,7 @@ struct voice {
 	unsigned pending_se;         /* the INVITE's Session-Expires (0: none) */
 	struct voice_prompts *prompts;
 	struct voice_rec *rec;
+	struct voice_relay *relay;   /* talking calls' RTP, off the core thread */
 	struct list rec_wait;        /* recordings being finished (struct rec_wait) */
 };
 

@@ -159,4 +159,28 @@ void voice_recording_put(struct voice_recording *rc, const int16_t *pcm, size_t 
 /* No more audio: the writer finishes the file, then h runs. rc is gone. */
 void voice_recording_close(struct voice_recording *rc);
 
+/* ---- the RTP relay thread (voice_relay.c) --------------------------------- */
+
+#include <sys/socket.h>
+
+struct voice_relay;
+/* Start the relay thread. Returns 0 and *rp, or a negative errno. */
+int voice_relay_start(struct voice_relay **rp);
+/* Stop and join it (every pair is dropped). NULL ok. */
+void voice_relay_stop(struct voice_relay *r);
+/* Relay between two non-blocking UDP sockets that no other thread reads
+ * (the caller took them out of libre's loop): RTP arriving on fd_a goes to
+ * far_b from fd_b with the SSRC ssrc_b, and the other way round; the rest of
+ * each packet is unchanged. far_* is each phone's address from its SDP
+ * until its first packet arrives, then that packet's source. Returns an id
+ * > 0, or a negative errno. Any thread. */
+int voice_relay_add(struct voice_relay *r, int fd_a, const struct sockaddr *far_a, socklen_t la,
+		    uint32_t ssrc_a, int fd_b, const struct sockaddr *far_b, socklen_t lb,
+		    uint32_t ssrc_b);
+/* Stop relaying id; when it returns, the thread no longer touches the two
+ * sockets. Any thread; waits at most for the batch in progress. */
+void voice_relay_remove(struct voice_relay *r, int id);
+/* Pairs being relayed now. */
+unsigned voice_relay_count(struct voice_relay *r);
+
 #endif
