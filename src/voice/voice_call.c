@@ -93,7 +93,9 @@ struct leg {
 	struct rtp_sock *rtp;
 	struct sdp_session *sdp;
 	struct sdp_media *m;
-	uint32_t ts;
+	uint32_t ts;    /* what this leg's socket sends: timestamp, */
+	uint16_t seq;   /* sequence number and SSRC (our own numbering, so */
+	uint32_t ssrc;  /* that the relay thread can continue it) */
 	bool up;     /* established */
 	bool dialed; /* we sent the INVITE */
 	bool held;   /* its phone put the call on hold (sendonly/inactive) */
@@ -272,7 +274,9 @@ static int leg_media(struct leg *l, const struct sa *laddr, int codec)
 	if (!err)
 		err = sdp_format_add(NULL, l->m, false, "101", "telephone-event", 8000, 1, NULL, NULL,
 				     NULL, false, "0-15");
-	l->ts = (uint32_t)rand();
+	l->ts = rand_u32();
+	l->seq = (uint16_t)rand_u32();
+	l->ssrc = l->rtp ? rtp_sess_ssrc(l->rtp) : rand_u32();
 	return err;
 }
 
@@ -395,6 +399,28 @@ static void next_audio(struct vcall *c, int16_t *pcm, uint64_t now)
 		pcm[i] = 0;
 }
 
+/* One RTP packet out of l's socket to its far end, numbered as l's own
+ * stream (l->seq, l->ts, l->ssrc); the timestamp then moves by n samples. */
+static void leg_send(struct leg *l, bool marker, uint8_t pt, const uint8_t *payload, size_t n)
+{
+	uint8_t buf[RTP_HEADER_SIZE + 2 * SAMPLES];
+	if (n > 2 * SAMPLES || !leg_media_ok(l))
+		return;
+	buf[0] = 0x80;
+	buf[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+	buf[2] = (uint8_t)(l->seq >> 8);
+	buf[3] = (uint8_t)l->seq;
+	for (int k = 0; k < 4; k++) {
+		buf[4 + k] = (uint8_t)(l->ts >> (24 - 8 * k));
+		buf[8 + k] = (uint8_t)(l->ssrc >> (24 - 8 * k));
+	}
+	memcpy(buf + RTP_HEADER_SIZE, payload, n);
+	struct mbuf mb = {.buf = buf, .size = sizeof(buf), .pos = 0, .end = RTP_HEADER_SIZE + n};
+	(void)udp_send(rtp_sock(l->rtp), sdp_media_raddr(l->m), &mb);
+	l->seq++;
+	l->ts += (uint32_t)n; /* G.711: one byte a sample */
+}
+
 static void send_audio(struct vcall *c, uint64_t now)
 {
 	struct leg *l = c->a;
@@ -402,15 +428,9 @@ static void send_audio(struct vcall *c, uint64_t now)
 		return;
 	int16_t pcm[SAMPLES];
 	next_audio(c, pcm, now);
-	struct mbuf *mb = mbuf_alloc(RTP_HEADER_SIZE + SAMPLES);
-	if (!mb)
-		return;
-	mb->pos = mb->end = RTP_HEADER_SIZE;
-	voice_g711_encode(c->alaw, pcm, mbuf_buf(mb), SAMPLES);
-	mb->end += SAMPLES;
-	(void)rtp_send(l->rtp, sdp_media_raddr(l->m), false, false, c->pt, l->ts, mb);
-	l->ts += SAMPLES;
-	mem_deref(mb);
+	uint8_t enc[SAMPLES];
+	voice_g711_encode(c->alaw, pcm, enc, SAMPLES);
+	leg_send(l, false, c->pt, enc, SAMPLES);
 }
 
 /* ---- recording -------------------------------------------------------------------- */
@@ -563,8 +583,7 @@ static void rtp_recv(const struct sa *src, const struct rtp_header *hdr, struct 
 	struct leg *o = l == c->a ? c->b : c->a;
 	if (!o || !o->up || !leg_media_ok(o))
 		return;
-	(void)rtp_send(o->rtp, sdp_media_raddr(o->m), false, hdr->m, c->pt, o->ts, mb);
-	o->ts += (uint32_t)n; /* G.711: one byte a sample */
+	leg_send(o, hdr->m, c->pt, mbuf_buf(mb), n);
 }
 
 static void menu_timeout(struct vcall *c);
@@ -645,8 +664,10 @@ static void relay_on(struct vcall *c)
 		return;
 	udp_thread_detach(ua);
 	udp_thread_detach(ub);
-	int id = voice_relay_add(v->relay, fd_a, (struct sockaddr *)&fa, la, rtp_sess_ssrc(c->a->rtp), fd_b,
-				 (struct sockaddr *)&fb, lb, rtp_sess_ssrc(c->b->rtp));
+	/* the relay continues each leg's own stream (see voice_relay.c) */
+	struct voice_rtp_out oa = {c->a->ssrc, c->a->seq, c->a->ts}, ob = {c->b->ssrc, c->b->seq, c->b->ts};
+	int id = voice_relay_add(v->relay, fd_a, (struct sockaddr *)&fa, la, &oa, fd_b, (struct sockaddr *)&fb,
+				 lb, &ob);
 	if (id <= 0) {
 		(void)udp_thread_attach(ua);
 		(void)udp_thread_attach(ub);
@@ -660,8 +681,17 @@ static void relay_off(struct vcall *c)
 {
 	if (!c->relay_id)
 		return;
-	voice_relay_remove(c->v->relay, c->relay_id);
+	struct voice_rtp_out oa = {0}, ob = {0};
+	voice_relay_remove(c->v->relay, c->relay_id, &oa, &ob);
 	c->relay_id = 0;
+	if (c->a) { /* our numbering goes on where the relay left it */
+		c->a->seq = oa.seq;
+		c->a->ts = oa.ts;
+	}
+	if (c->b) {
+		c->b->seq = ob.seq;
+		c->b->ts = ob.ts;
+	}
 	if (c->a && c->a->rtp)
 		(void)udp_thread_attach(rtp_sock(c->a->rtp));
 	if (c->b && c->b->rtp)

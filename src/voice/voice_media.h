@@ -164,22 +164,32 @@ void voice_recording_close(struct voice_recording *rc);
 #include <sys/socket.h>
 
 struct voice_relay;
+/* The RTP stream a leg's socket sends: SSRC, next sequence number and
+ * timestamp. */
+struct voice_rtp_out {
+	uint32_t ssrc;
+	uint16_t seq;
+	uint32_t ts;
+};
 /* Start the relay thread. Returns 0 and *rp, or a negative errno. */
 int voice_relay_start(struct voice_relay **rp);
 /* Stop and join it (every pair is dropped). NULL ok. */
 void voice_relay_stop(struct voice_relay *r);
 /* Relay between two non-blocking UDP sockets that no other thread reads
- * (the caller took them out of libre's loop): RTP arriving on fd_a goes to
- * far_b from fd_b with the SSRC ssrc_b, and the other way round; the rest of
- * each packet is unchanged. far_* is each phone's address from its SDP
- * until its first packet arrives, then that packet's source. Returns an id
- * > 0, or a negative errno. Any thread. */
+ * (the caller took them out of libre's loop): RTP arriving on fd_a goes out
+ * of fd_b to far_b as the stream out_b describes (its SSRC; sequence and
+ * timestamp continuing from out_b's), and the other way round; marker and
+ * payload unchanged. far_* is each phone's address from its SDP; a first
+ * packet from another IP address replaces it by its source (NAT). Returns
+ * an id > 0, or a negative errno. Any thread. */
 int voice_relay_add(struct voice_relay *r, int fd_a, const struct sockaddr *far_a, socklen_t la,
-		    uint32_t ssrc_a, int fd_b, const struct sockaddr *far_b, socklen_t lb,
-		    uint32_t ssrc_b);
+		    const struct voice_rtp_out *out_a, int fd_b, const struct sockaddr *far_b,
+		    socklen_t lb, const struct voice_rtp_out *out_b);
 /* Stop relaying id; when it returns, the thread no longer touches the two
- * sockets. Any thread; waits at most for the batch in progress. */
-void voice_relay_remove(struct voice_relay *r, int id);
+ * sockets. *out_a / *out_b (NULL: not wanted) get where each stream
+ * stands (seq, ts). Any thread; waits at most for the batch in progress. */
+void voice_relay_remove(struct voice_relay *r, int id, struct voice_rtp_out *out_a,
+			struct voice_rtp_out *out_b);
 /* Pairs being relayed now. */
 unsigned voice_relay_count(struct voice_relay *r);
 

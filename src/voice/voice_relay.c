@@ -4,11 +4,15 @@
  * A bridged call's packets do not need the core thread: once both legs are
  * up (and the call is neither recorded nor held), the call hands its two
  * RTP sockets over: voice_call.c detaches them from libre's loop and this
- * thread forwards each packet (sequence, timestamp, marker and payload as
- * they came; the SSRC replaced by the sending leg's own, the one its music
- * and prompts had, so each phone sees one stream from us as before) from one
- * leg's socket to the other leg's far end, with recvmmsg and sendmmsg in
- * batches. So call set-up, prompts and the media tick on the
+ * thread forwards each packet from one leg's socket to the other leg's far
+ * end, with recvmmsg and sendmmsg in batches. Marker and payload go as they
+ * came; the header becomes the leg's own stream: our SSRC, and sequence
+ * numbers and timestamps that continue the music the phone heard before
+ * (the far phone's, moved by a fixed offset). A jitter buffer that saw our
+ * music would otherwise take the other phone's numbers, when lower, for
+ * late packets and drop them all (baresip does), and a new SSRC alone does
+ * not reset every one. voice_relay_remove hands the numbers back, so the
+ * core thread's music after a hold continues them too. So call set-up, prompts and the media tick on the
  * core thread never delay talking calls, and the relay gets a core of its
  * own on a two-core machine (bench/voice: the core thread topped out near
  * 600 relayed calls).
@@ -46,7 +50,15 @@
 
 struct side {
 	int fd;
-	uint32_t ssrc; /* the SSRC of what this leg's socket sends (network order) */
+	/* what this leg's socket sends: our SSRC and the sequence and
+	 * timestamp it continues (from the core thread's music before) */
+	uint32_t ssrc;
+	uint16_t seq;     /* the next sequence number */
+	uint32_t ts;      /* about the next timestamp */
+	bool mapped;      /* offsets for the incoming stream are set */
+	uint32_t in_ssrc; /* the far phone's stream the offsets are for */
+	uint16_t seq_off;
+	uint32_t ts_off;
 	struct sockaddr_storage far; /* where the other side's packets go to this leg's phone */
 	socklen_t far_len;
 	bool latched;
@@ -88,6 +100,44 @@ static uint64_t key(unsigned idx, unsigned side, uint32_t gen)
 	return (uint64_t)gen << 32 | (uint64_t)idx << 1 | side;
 }
 
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t x)
+{
+	p[0] = (uint8_t)(x >> 24);
+	p[1] = (uint8_t)(x >> 16);
+	p[2] = (uint8_t)(x >> 8);
+	p[3] = (uint8_t)x;
+}
+
+/* The header of a packet leaving through side b: our SSRC, and the far
+ * phone's sequence and timestamp moved by fixed offsets so that they
+ * continue where b's stream stood (a new incoming SSRC sets new offsets). */
+static void rewrite(struct side *b, uint8_t *h)
+{
+	uint32_t in_ssrc = rd32(h + 8), in_ts = rd32(h + 4);
+	uint16_t in_seq = (uint16_t)(h[2] << 8 | h[3]);
+	if (!b->mapped || in_ssrc != b->in_ssrc) {
+		b->seq_off = (uint16_t)(b->seq - in_seq);
+		b->ts_off = b->ts - in_ts;
+		b->in_ssrc = in_ssrc;
+		b->mapped = true;
+	}
+	uint16_t seq = (uint16_t)(in_seq + b->seq_off);
+	uint32_t ts = in_ts + b->ts_off;
+	h[2] = (uint8_t)(seq >> 8);
+	h[3] = (uint8_t)seq;
+	wr32(h + 4, ts);
+	wr32(h + 8, b->ssrc);
+	if ((uint16_t)(seq + 1 - b->seq) < 0x8000) { /* newer than what went out */
+		b->seq = (uint16_t)(seq + 1);
+		b->ts = ts + 160;
+	}
+}
+
 /* Forward what is waiting on slot idx's side `from` to the other side. */
 static void pump(struct voice_relay *r, struct slot *sl, unsigned from)
 {
@@ -120,7 +170,7 @@ static void pump(struct voice_relay *r, struct slot *sl, unsigned from)
 				}
 				a->latched = true;
 			}
-			memcpy(bufs[i] + 8, &b->ssrc, 4); /* the leg's own SSRC (see the top) */
+			rewrite(b, bufs[i]);
 			iov[i].iov_len = len;
 			out[k++] = (struct mmsghdr){.msg_hdr = {.msg_name = &b->far, .msg_namelen = b->far_len,
 								 .msg_iov = &iov[i], .msg_iovlen = 1}};
@@ -215,7 +265,8 @@ void voice_relay_stop(struct voice_relay *r)
 }
 
 int voice_relay_add(struct voice_relay *r, int fd_a, const struct sockaddr *far_a, socklen_t la,
-		    uint32_t ssrc_a, int fd_b, const struct sockaddr *far_b, socklen_t lb, uint32_t ssrc_b)
+		    const struct voice_rtp_out *out_a, int fd_b, const struct sockaddr *far_b,
+		    socklen_t lb, const struct voice_rtp_out *out_b)
 {
 	if (!r || fd_a < 0 || fd_b < 0 || la > sizeof(struct sockaddr_storage) ||
 	    lb > sizeof(struct sockaddr_storage))
@@ -241,8 +292,12 @@ int voice_relay_add(struct voice_relay *r, int fd_a, const struct sockaddr *far_
 	sl->gen = gen;
 	sl->s[0].fd = fd_a;
 	sl->s[1].fd = fd_b;
-	sl->s[0].ssrc = htonl(ssrc_a);
-	sl->s[1].ssrc = htonl(ssrc_b);
+	sl->s[0].ssrc = out_a->ssrc;
+	sl->s[0].seq = out_a->seq;
+	sl->s[0].ts = out_a->ts;
+	sl->s[1].ssrc = out_b->ssrc;
+	sl->s[1].seq = out_b->seq;
+	sl->s[1].ts = out_b->ts;
 	memcpy(&sl->s[0].far, far_a, la);
 	sl->s[0].far_len = la;
 	memcpy(&sl->s[1].far, far_b, lb);
@@ -264,7 +319,8 @@ int voice_relay_add(struct voice_relay *r, int fd_a, const struct sockaddr *far_
 	return err ? err : (int)idx + 1;
 }
 
-void voice_relay_remove(struct voice_relay *r, int id)
+void voice_relay_remove(struct voice_relay *r, int id, struct voice_rtp_out *out_a,
+			struct voice_rtp_out *out_b)
 {
 	if (!r || id <= 0)
 		return;
@@ -272,6 +328,12 @@ void voice_relay_remove(struct voice_relay *r, int id)
 	unsigned idx = (unsigned)id - 1;
 	if (idx < r->n_slots && r->slots[idx].used) {
 		struct slot *sl = &r->slots[idx];
+		struct voice_rtp_out *o[2] = {out_a, out_b};
+		for (int k = 0; k < 2; k++)
+			if (o[k]) {
+				o[k]->seq = sl->s[k].seq;
+				o[k]->ts = sl->s[k].ts;
+			}
 		(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, sl->s[0].fd, NULL);
 		(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, sl->s[1].fd, NULL);
 		sl->used = false;

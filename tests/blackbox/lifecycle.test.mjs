@@ -127,6 +127,10 @@ test('SIP: OPTIONS answered 200 on all addresses, other requests 501, junk ignor
     `From: <sip:t@x>;tag=1\r\nTo: <sip:service@127.0.0.1>\r\nCall-ID: ${meth}${extra}@x\r\nCSeq: 1 ${meth}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`),
   sipPort, '127.0.0.1');
   try {
+    // SIP opens after HTTP (and after the voice module's prompt service
+    // starts): wait for it, since a datagram sent earlier is simply lost
+    const up = Date.now() + 15000;
+    while (!/SIP \(UDP, TCP\) on port/.test(srv.log) && Date.now() < up) await new Promise((r) => setTimeout(r, 20));
     sock.send(Buffer.from('\x00\xffnot sip at all'), sipPort, '127.0.0.1');
     send('OPTIONS');
     send('SUBSCRIBE'); // REGISTER belongs to the registrar now (tests/blackbox/sip.test.mjs)

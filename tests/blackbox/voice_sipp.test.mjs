@@ -24,6 +24,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, freePort, login, client } from '../lib/server.mjs';
 import { waitFor, openJsonWs, sleep } from '../lib/wait.mjs';
+import { run, sipp, sippPorts, show } from '../lib/sipp.mjs';
 
 const SIPP_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'sipp');
 const REALM = 'hotline';
@@ -39,66 +40,6 @@ const PCAP = '/usr/share/sip-tester/dtmf_2833_1.pcap';
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 // A child process bounded by a kill timer; handle.kill() stops it early.
-function run(cmd, args, timeoutMs, opts = {}, handle = {}) {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    handle.kill = () => { if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); };
-    let out = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { out += d; });
-    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    c.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, out }); });
-  });
-}
-
-const bindable = (mk) => new Promise((resolve) => {
-  const s = mk();
-  s.once('error', () => resolve(false));
-  s.once('listening', () => s.close(() => resolve(true)));
-});
-const udpFree = (port) => bindable(() => { const s = dgram.createSocket('udp4'); s.bind(port, '127.0.0.1'); return s; });
-const tcpFree = (port) => bindable(() => net.createServer().listen(port, '127.0.0.1'));
-
-// n consecutive ports free for UDP (and the first for TCP too), for SIPp;
-// not = a port (chosen, not bound yet) the block must not contain.
-// Below the server's RTP range (16384-32767, where freePort's ports also
-// lie: a UDP port taken by a call's RTP is free for TCP) and below the
-// kernel's ephemeral range; SIPp binds the media port and that + 2 (video).
-async function sippPorts(n, not = 0) {
-  for (let i = 0; i < 100; i++) {
-    const base = 10000 + 4 * Math.floor(Math.random() * 1500);
-    let ok = (not < base || not >= base + n) && await tcpFree(base);
-    for (let k = 0; ok && k < n; k++) ok = await udpFree(base + k);
-    if (ok) return base;
-  }
-  throw new Error('no free ports for SIPp');
-}
-
-// One SIPp run against the server: local SIP, control and media ports from
-// sippPorts (port: a given local SIP port, so that an agent's phone answers
-// on the port it registered from; limit: concurrent calls, -l). -timeout
-// bounds the run inside SIPp, the kill timer outside it. Resolves with
-// {code, out, trace (-trace_msg), errors (-trace_err)}.
-async function sipp(srv, scenario, args, { port, timeout = 20, transport = 'u1', limit = 1, handle } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'hotline-sipp-'));
-  try {
-    // media: the port and + 2 (video); control: + 4
-    const lp = port || await sippPorts(1), mp = await sippPorts(6, lp), cp = mp + 4;
-    const msgs = join(dir, 'messages.log'), errs = join(dir, 'errors.log');
-    const r = await run('sipp', [`127.0.0.1:${srv.sipPort}`, '-sf', join(SIPP_DIR, scenario), '-t', transport,
-      '-i', '127.0.0.1', '-p', String(lp), '-cp', String(cp), '-mp', String(mp), '-l', String(limit), '-nostdin',
-      '-timeout', `${timeout}s`, '-timeout_error', '-trace_err', '-error_file', errs,
-      '-trace_msg', '-message_file', msgs, ...args], (timeout + 10) * 1000, { cwd: dir }, handle);
-    r.trace = existsSync(msgs) ? readFileSync(msgs, 'latin1') : '';
-    r.errors = existsSync(errs) ? readFileSync(errs, 'latin1') : '';
-    return r;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const show = (name, r) => `--- ${name}: exit ${r?.code}${r?.signal ? ` (${r.signal})` : ''}\n${(r?.out || '').slice(-1500)}\n` +
-  `--- ${name} errors:\n${(r?.errors || '').slice(-2000)}\n--- ${name} messages:\n${(r?.trace || '').slice(-6000)}\n`;
 
 // A server with: ann (agent user, SIP account), queues Phone (ann's; offers
 // last 5 s, 30 s wrap-up) and Second (nobody's), numbers MAIN -> Phone,

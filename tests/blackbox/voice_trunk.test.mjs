@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer, freePort, login, client } from '../lib/server.mjs';
 import { waitFor, sleep } from '../lib/wait.mjs';
 import { baresip, haveBaresip, writeSipAccounts, toneWindows, recording } from '../lib/baresip.mjs';
+import { run, sipp, freeUdpPort, show } from '../lib/sipp.mjs';
 
 const SIPP_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'sipp');
 const ANN = { user: 'ann', pass: 'ann-sip-pass-1', web: 'ann-web-password-1' };
@@ -51,64 +52,6 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const noSipp = !haveSipp && 'sipp (sip-tester) not installed';
 const noPhone = noSipp || (!haveBaresip && 'baresip not installed');
 
-function run(cmd, args, timeoutMs, opts = {}) {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    let out = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { out += d; });
-    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    c.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, out }); });
-  });
-}
-
-// A port free for TCP (freePort) and for UDP, with its next two free for
-// UDP as well (SIPp's media socket takes -mp and -mp + 2). Other programs
-// (the server's RTP range included) may still take it before SIPp binds:
-// sipp() retries with new ports.
-async function freeUdpPort() {
-  const udpFree = (port) => new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-  for (let i = 0; i < 50; i++) {
-    const p = await freePort();
-    if (p < 65000 && await udpFree(p) && await udpFree(p + 1) && await udpFree(p + 2)) return p;
-  }
-  throw new Error('no free UDP port');
-}
-
-// One SIPp run against the server (as in voice_sipp.test.mjs): local SIP,
-// control and media ports are free ones unless port is given (the trunk's
-// listening port); a run that could not bind its ports is tried again.
-// Resolves with {code, out, trace (-trace_msg), errors}.
-async function sipp(srv, scenario, args, { port, timeout = 20 } = {}) {
-  for (let attempt = 1; ; attempt++) {
-    const r = await sippOnce(srv, scenario, args, { port, timeout });
-    if (attempt >= 3 || !/Unable to bind|Address already in use/.test(r.errors + r.out) || r.trace) return r;
-  }
-}
-
-async function sippOnce(srv, scenario, args, { port, timeout }) {
-  const dir = mkdtempSync(join(tmpdir(), 'hotline-sipp-'));
-  try {
-    const [lp, cp, mp] = [port || await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
-    const msgs = join(dir, 'messages.log'), errs = join(dir, 'errors.log');
-    const r = await run('sipp', [`127.0.0.1:${srv.sipPort}`, '-sf', join(SIPP_DIR, scenario), '-t', 'u1',
-      '-i', '127.0.0.1', '-p', String(lp), '-cp', String(cp), '-mp', String(mp), '-l', '1', '-nostdin',
-      '-timeout', `${timeout}s`, '-timeout_error', '-trace_err', '-error_file', errs,
-      '-trace_msg', '-message_file', msgs, ...args], (timeout + 10) * 1000, { cwd: dir });
-    r.trace = existsSync(msgs) ? readFileSync(msgs, 'latin1') : '';
-    r.errors = existsSync(errs) ? readFileSync(errs, 'latin1') : '';
-    return r;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const show = (name, r) => `--- ${name}: exit ${r?.code}${r?.signal ? ` (${r.signal})` : ''}\n${(r?.out || '').slice(-1500)}\n` +
-  `--- ${name} errors:\n${(r?.errors || '').slice(-2000)}\n--- ${name} messages:\n${(r?.trace || '').slice(-6000)}\n`;
 
 // A server with: ann (agent user, SIP account, agent Ann on queue Phone:
 // offers last 20 s, no wrap-up, the position announced every 4 s), the

@@ -28,6 +28,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, freePort, login, client } from '../lib/server.mjs';
 import { waitFor, openJsonWs, sleep } from '../lib/wait.mjs';
+import { run, sipp, sippPorts, show, udpFree } from '../lib/sipp.mjs';
 
 const SIPP_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'sipp');
 const REALM = 'hotline';
@@ -42,63 +43,6 @@ const haveSipp = have('sipp');
 const pct = (s) => s.replace(/[^A-Za-z0-9\-_.!~*'()]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 
 // A child process bounded by a kill timer; handle.kill() stops it early.
-function run(cmd, args, timeoutMs, opts = {}, handle = {}) {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-    handle.kill = () => { if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); };
-    let out = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { out += d; });
-    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    c.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, out }); });
-  });
-}
-
-const bindable = (mk) => new Promise((resolve) => {
-  const s = mk();
-  s.once('error', () => resolve(false));
-  s.once('listening', () => s.close(() => resolve(true)));
-});
-const udpFree = (port, ip) => bindable(() => { const s = dgram.createSocket('udp4'); s.bind(port, ip); return s; });
-const tcpFree = (port, ip) => bindable(() => net.createServer().listen(port, ip));
-
-// n consecutive ports free for UDP (and the first for TCP too) on ip, for
-// SIPp; not = a port (chosen, not bound yet) the block must not contain.
-// Below the server's RTP range (16384-32767) and the kernel's ephemeral
-// range; SIPp binds the media port and that + 2 (video).
-async function sippPorts(n, not = 0, ip = '127.0.0.1') {
-  for (let i = 0; i < 100; i++) {
-    const base = 10000 + 4 * Math.floor(Math.random() * 1500);
-    let ok = (not < base || not >= base + n) && await tcpFree(base, ip);
-    for (let k = 0; ok && k < n; k++) ok = await udpFree(base + k, ip);
-    if (ok) return base;
-  }
-  throw new Error('no free ports for SIPp');
-}
-
-// One SIPp run against the server from ip (local SIP, control and media
-// ports from sippPorts; port: a given local SIP port, so that a phone
-// answers on the port it registered from). Resolves with {code, out, trace
-// (-trace_msg), errors (-trace_err)}.
-async function sipp(srv, scenario, args, { port, ip = '127.0.0.1', timeout = 20, limit = 1, handle } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'hotline-sipp-'));
-  try {
-    const lp = port || await sippPorts(1, 0, ip), mp = await sippPorts(6, lp, ip), cp = mp + 4;
-    const msgs = join(dir, 'messages.log'), errs = join(dir, 'errors.log');
-    const r = await run('sipp', [`127.0.0.1:${srv.sipPort}`, '-sf', join(SIPP_DIR, scenario), '-t', 'u1',
-      '-i', ip, '-p', String(lp), '-cp', String(cp), '-mp', String(mp), '-l', String(limit), '-nostdin',
-      '-timeout', `${timeout}s`, '-timeout_error', '-trace_err', '-error_file', errs,
-      '-trace_msg', '-message_file', msgs, ...args], (timeout + 10) * 1000, { cwd: dir }, handle);
-    r.trace = existsSync(msgs) ? readFileSync(msgs, 'latin1') : '';
-    r.errors = existsSync(errs) ? readFileSync(errs, 'latin1') : '';
-    return r;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const show = (name, r) => `--- ${name}: exit ${r?.code}${r?.signal ? ` (${r.signal})` : ''}\n${(r?.out || '').slice(-1500)}\n` +
-  `--- ${name} errors:\n${(r?.errors || '').slice(-2000)}\n--- ${name} messages:\n${(r?.trace || '').slice(-6000)}\n`;
 
 // A server with: ann (agent user, SIP account), bob (SIP account only),
 // queue Phone (ann's; 20 s offers, 30 s wrap-up) on MAIN, and 127.0.0.1 as

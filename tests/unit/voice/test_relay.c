@@ -1,8 +1,10 @@
 /*
  * test_relay.c: the RTP relay thread (voice_relay.c) with real UDP sockets
  * on 127.0.0.1 and 127.0.0.2: two "phones" and the server's two leg
- * sockets. RTP from one phone reaches the other with the sending leg's SSRC
- * and everything else unchanged, both ways; RTCP and non-RTP are dropped;
+ * sockets. RTP from one phone reaches the other as the sending leg's own
+ * stream (its SSRC; sequence and timestamp continuing the leg's numbering,
+ * moved by a fixed offset; payload unchanged), both ways, and
+ * voice_relay_remove tells where each stream stands; RTCP and non-RTP are dropped;
  * a first packet from another IP address than the SDP's is answered there
  * (NAT), one from the SDP's own address keeps the SDP's port; after
  * voice_relay_remove nothing is forwarded.
@@ -31,14 +33,16 @@ static int udp(const char *ip, struct sockaddr_in *addr)
 	return fd;
 }
 
-/* One RTP packet: pt 0, seq, ssrc, 160 payload bytes of fill. */
+/* One RTP packet: pt 0, seq, timestamp seq * 160, ssrc, 160 payload bytes
+ * of fill. */
 static size_t rtp(uint8_t *p, uint16_t seq, uint32_t ssrc, uint8_t fill)
 {
 	p[0] = 0x80;
 	p[1] = 0;
 	p[2] = (uint8_t)(seq >> 8);
 	p[3] = (uint8_t)seq;
-	memset(p + 4, 0, 4);
+	uint32_t ts = htonl((uint32_t)seq * 160);
+	memcpy(p + 4, &ts, 4);
 	uint32_t s = htonl(ssrc);
 	memcpy(p + 8, &s, 4);
 	memset(p + 12, fill, 160);
@@ -64,8 +68,9 @@ static void test_relay(void)
 	REQUIRE(phone_a >= 0 && phone_b >= 0 && srv_a >= 0 && srv_b >= 0 && natted >= 0);
 	struct voice_relay *r = NULL;
 	REQUIRE(voice_relay_start(&r) == 0);
-	int id = voice_relay_add(r, srv_a, (struct sockaddr *)&pa, sizeof(pa), 0x1111, srv_b,
-				 (struct sockaddr *)&pb, sizeof(pb), 0x2222);
+	struct voice_rtp_out oa = {0x1111, 500, 9000}, ob = {0x2222, 65535, 50000};
+	int id = voice_relay_add(r, srv_a, (struct sockaddr *)&pa, sizeof(pa), &oa, srv_b,
+				 (struct sockaddr *)&pb, sizeof(pb), &ob);
 	REQUIRE(id > 0);
 	CHECK_EQ_INT(voice_relay_count(r), 1);
 	uint8_t out[200], in[2000];
@@ -76,10 +81,20 @@ static void test_relay(void)
 	ssize_t got = recv_wait(phone_b, in, sizeof(in), 2000, &from);
 	CHECK_EQ_INT(got, (ssize_t)n);
 	CHECK(from.sin_port == sb.sin_port); /* from the server's b socket */
-	uint32_t ssrc;
+	uint32_t ssrc, ts;
 	memcpy(&ssrc, in + 8, 4);
+	memcpy(&ts, in + 4, 4);
 	CHECK_EQ_INT(ntohl(ssrc), 0x2222);
-	CHECK(!memcmp(in, out, 8) && !memcmp(in + 12, out + 12, n - 12));
+	CHECK_EQ_INT(in[2] << 8 | in[3], 65535); /* leg b's next number */
+	CHECK_EQ_INT(ntohl(ts), 50000);
+	CHECK(!memcmp(in, out, 2) && !memcmp(in + 12, out + 12, n - 12));
+	/* the next one follows: sequence wraps, the timestamp moves by 160 */
+	n = rtp(out, 8, 0xabcdef, 0x56);
+	CHECK(sendto(phone_a, out, n, 0, (struct sockaddr *)&sa, sizeof(sa)) == (ssize_t)n);
+	CHECK_EQ_INT(recv_wait(phone_b, in, sizeof(in), 2000, &from), (ssize_t)n);
+	memcpy(&ts, in + 4, 4);
+	CHECK_EQ_INT(in[2] << 8 | in[3], 0);
+	CHECK_EQ_INT(ntohl(ts), 50160);
 
 	/* RTCP and garbage are not relayed */
 	uint8_t rtcp[8] = {0x80, 200, 0, 1, 0, 0, 0, 1};
@@ -100,14 +115,17 @@ static void test_relay(void)
 	CHECK(recv_wait(phone_b, in, sizeof(in), 200, &from) < 0);
 
 	/* removed: nothing more, and the sockets are the caller's again */
-	voice_relay_remove(r, id);
+	struct voice_rtp_out ra = {0}, rb = {0};
+	voice_relay_remove(r, id, &ra, &rb);
 	CHECK_EQ_INT(voice_relay_count(r), 0);
+	CHECK_EQ_INT(rb.seq, 1); /* after 65535 and 0 */
+	CHECK_EQ_INT(ra.seq, 501); /* one packet went to a */
 	CHECK(sendto(phone_a, out, n, 0, (struct sockaddr *)&sa, sizeof(sa)) == (ssize_t)n);
 	CHECK(recv_wait(natted, in, sizeof(in), 300, &from) < 0);
 	CHECK_EQ_INT(recv_wait(srv_a, in, sizeof(in), 500, &from), (ssize_t)n);
-	voice_relay_remove(r, id); /* twice: harmless */
-	CHECK(voice_relay_add(r, -1, (struct sockaddr *)&pa, sizeof(pa), 0, srv_b, (struct sockaddr *)&pb,
-			      sizeof(pb), 0) == -EINVAL);
+	voice_relay_remove(r, id, NULL, NULL); /* twice: harmless */
+	CHECK(voice_relay_add(r, -1, (struct sockaddr *)&pa, sizeof(pa), &oa, srv_b, (struct sockaddr *)&pb,
+			      sizeof(pb), &ob) == -EINVAL);
 	voice_relay_stop(r);
 	voice_relay_stop(NULL);
 	close(phone_a);
