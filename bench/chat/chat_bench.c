@@ -1336,6 +1336,54 @@ static int start_server(int kind)
 	return rc == 0 ? 0 : -1;
 }
 
+/* One agent user, its agent record and its login (in a setup helper
+ * process; the result goes to G.agents, shared with the parent). */
+static void setup_agent(int i, void *arg)
+{
+	int cap = *(const int *)arg;
+	struct agent_cred *a = &G.agents[i];
+	char uname[64], name[64];
+	snprintf(uname, sizeof(uname), "bench-agent-%d", i);
+	snprintf(name, sizeof(name), "Agent %d", i);
+	json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "username", uname, "role",
+			      "agent", "display_name", name, "password",
+			      AGENT_PASSWORD);
+	char *ub = json_dumps(u, JSON_COMPACT);
+	json_decref(u);
+	struct bench_resp ur;
+	int urc = http_do("POST", "/api/v1/users", G.admin_token, ub, &ur);
+	free(ub);
+	if (urc || ur.status != 201) {
+		snprintf(a->err, sizeof(a->err), "POST /users: %d %.100s",
+			 urc ? -1 : ur.status, ur.body ? ur.body : "");
+		bench_resp_free(&ur);
+		return;
+	}
+	a->user_id = json_int_of(&ur, "id");
+	bench_resp_free(&ur);
+	/* languages: a chat task requires the conversation's */
+	json_t *ag = json_pack("{s:s, s:I, s:{s:i}, s:[I], s:[s]}", "name", name,
+			       "user_id", (json_int_t)a->user_id, "capacity",
+			       "chat", cap, "queues", (json_int_t)G.queue_id,
+			       "languages", "en");
+	char *ab = json_dumps(ag, JSON_COMPACT);
+	json_decref(ag);
+	struct bench_resp ar;
+	int arc = http_do("POST", "/api/v1/agents", G.admin_token, ab, &ar);
+	free(ab);
+	if (arc || ar.status != 201) {
+		snprintf(a->err, sizeof(a->err), "POST /agents: %d %.100s",
+			 arc ? -1 : ar.status, ar.body ? ar.body : "");
+		bench_resp_free(&ar);
+		return;
+	}
+	a->agent_id = json_int_of(&ar, "id");
+	bench_resp_free(&ar);
+	if (login(uname, AGENT_PASSWORD, a->token, sizeof(a->token), a->err,
+		  sizeof(a->err)) == 0)
+		a->ok = 1;
+}
+
 /* Admin login, the chat queue, A agent users with agent records, their
  * logins (SETUP_HELPERS processes in parallel). */
 static int setup_hotline(int nagents, int cap)
@@ -1364,80 +1412,9 @@ static int setup_hotline(int nagents, int cap)
 
 	memset(G.agents, 0, sizeof(*G.agents) * MAX_AGENTS);
 	double t0 = bench_now_s();
-	pid_t helpers[SETUP_HELPERS];
-	for (int h = 0; h < SETUP_HELPERS; h++) {
-		pid_t pid = fork();
-		if (pid < 0)
-			fail("fork: %s", strerror(errno));
-		if (pid == 0) {
-			G.is_worker = true;
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			for (int i = h; i < nagents && !bench_stop; i += SETUP_HELPERS) {
-				struct agent_cred *a = &G.agents[i];
-				char uname[64], name[64];
-				snprintf(uname, sizeof(uname), "bench-agent-%d", i);
-				snprintf(name, sizeof(name), "Agent %d", i);
-				json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "username", uname, "role",
-						      "agent", "display_name", name, "password",
-						      AGENT_PASSWORD);
-				char *ub = json_dumps(u, JSON_COMPACT);
-				json_decref(u);
-				struct bench_resp ur;
-				int urc = http_do("POST", "/api/v1/users", G.admin_token, ub, &ur);
-				free(ub);
-				if (urc || ur.status != 201) {
-					snprintf(a->err, sizeof(a->err), "POST /users: %d %.100s",
-						 urc ? -1 : ur.status, ur.body ? ur.body : "");
-					bench_resp_free(&ur);
-					continue;
-				}
-				a->user_id = json_int_of(&ur, "id");
-				bench_resp_free(&ur);
-				/* languages: a chat task requires the conversation's */
-				json_t *ag = json_pack("{s:s, s:I, s:{s:i}, s:[I], s:[s]}", "name", name,
-						       "user_id", (json_int_t)a->user_id, "capacity",
-						       "chat", cap, "queues", (json_int_t)G.queue_id,
-						       "languages", "en");
-				char *ab = json_dumps(ag, JSON_COMPACT);
-				json_decref(ag);
-				struct bench_resp ar;
-				int arc = http_do("POST", "/api/v1/agents", G.admin_token, ab, &ar);
-				free(ab);
-				if (arc || ar.status != 201) {
-					snprintf(a->err, sizeof(a->err), "POST /agents: %d %.100s",
-						 arc ? -1 : ar.status, ar.body ? ar.body : "");
-					bench_resp_free(&ar);
-					continue;
-				}
-				a->agent_id = json_int_of(&ar, "id");
-				bench_resp_free(&ar);
-				if (login(uname, AGENT_PASSWORD, a->token, sizeof(a->token), a->err,
-					  sizeof(a->err)) == 0)
-					a->ok = 1;
-			}
-			_exit(0);
-		}
-		helpers[h] = pid;
-	}
 	/* bounded: 120 s plus 0.1 s per agent */
-	double limit = 120.0 + 0.1 * nagents;
-	int left = SETUP_HELPERS;
-	while (left > 0) {
-		for (int h = 0; h < SETUP_HELPERS; h++)
-			if (helpers[h] > 0 && waitpid(helpers[h], NULL, WNOHANG) == helpers[h]) {
-				helpers[h] = 0;
-				left--;
-			}
-		if (left && (bench_now_s() - t0 > limit || bench_stop)) {
-			for (int h = 0; h < SETUP_HELPERS; h++)
-				if (helpers[h] > 0) {
-					kill(helpers[h], SIGKILL);
-					waitpid(helpers[h], NULL, 0);
-				}
-			break;
-		}
-		bench_sleep_s(0.05);
-	}
+	(void)bench_fork_each(SETUP_HELPERS, nagents, 120.0 + 0.1 * nagents, &G.is_worker, setup_agent,
+			      &cap);
 	int ok = 0;
 	const char *first_err = NULL;
 	for (int i = 0; i < nagents; i++) {

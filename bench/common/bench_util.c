@@ -428,3 +428,48 @@ int64_t bench_num_field(const char *s, size_t n, const char *key)
 		return -1;
 	return strtoll(p, NULL, 10);
 }
+
+int bench_fork_each(int procs, int n, double limit_s, bool *in_child, void (*item)(int i, void *arg),
+		    void *arg)
+{
+	pid_t pids[64];
+	if (procs < 1 || procs > 64)
+		return -1;
+	int started = 0, rc = 0;
+	double t0 = bench_now_s();
+	for (int h = 0; h < procs; h++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			rc = -1;
+			break;
+		}
+		if (pid == 0) {
+			if (in_child)
+				*in_child = true;
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (int i = h; i < n && !bench_stop; i += procs)
+				item(i, arg);
+			_exit(0);
+		}
+		pids[started++] = pid;
+	}
+	int left = started;
+	while (left > 0) {
+		for (int h = 0; h < started; h++)
+			if (pids[h] > 0 && waitpid(pids[h], NULL, WNOHANG) == pids[h]) {
+				pids[h] = 0;
+				left--;
+			}
+		if (left && (bench_now_s() - t0 > limit_s || bench_stop)) {
+			for (int h = 0; h < started; h++)
+				if (pids[h] > 0) {
+					kill(pids[h], SIGKILL);
+					waitpid(pids[h], NULL, 0);
+				}
+			return -1;
+		}
+		if (left)
+			bench_sleep_s(0.05);
+	}
+	return rc;
+}

@@ -150,4 +150,14 @@ int bench_str_field(const char *s, size_t n, const char *key, char *out, size_t 
  * or -1 when the key is missing or no number follows. */
 int64_t bench_num_field(const char *s, size_t n, const char *key);
 
+/* item(i, arg) for every i in [0, n), spread over procs forked processes
+ * (process h takes i = h, h + procs, ...), each killed with its parent
+ * (PR_SET_PDEATHSIG). Results must go to memory the parent shares
+ * (MAP_SHARED). *in_child (may be NULL) is set in each child before its
+ * first item, so its atexit work can stand aside. Waits at most limit_s,
+ * or until bench_stop; then kills what is left. Returns 0 when every
+ * process finished, -1 otherwise (fork failed, killed at the limit). */
+int bench_fork_each(int procs, int n, double limit_s, bool *in_child, void (*item)(int i, void *arg),
+		    void *arg);
+
 #endif

@@ -530,6 +530,45 @@ static void write_voice_config(const char *data)
 
 /* ---- the template: queue, users, agents (once) ------------------------------------------ */
 
+/* One agent user and its agent record (in a setup helper process; the
+ * result goes to G.agents, shared with the parent). */
+static void setup_agent(int i, void *arg)
+{
+	(void)arg;
+	struct agent *a = &G.agents[i];
+	char u[32], body[400];
+	agent_name(i, u, sizeof(u));
+	snprintf(body, sizeof(body),
+		 "{\"username\":\"%s\",\"role\":\"agent\",\"display_name\":\"Agent "
+		 "%d\",\"password\":\"" AGENT_PASSWORD "\"}",
+		 u, i);
+	struct bench_resp ur;
+	int urc = http_do("POST", "/api/v1/users", G.admin_token, body, &ur);
+	if (urc || ur.status != 201) {
+		snprintf(a->err, sizeof(a->err), "POST /users: %d %.100s",
+			 urc ? -1 : ur.status, ur.body ? ur.body : "");
+		bench_resp_free(&ur);
+		return;
+	}
+	a->user_id = json_int_of(&ur, "id");
+	bench_resp_free(&ur);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"Agent %d\",\"user_id\":%lld,\"capacity\":{\"voice\":1},"
+		 "\"queues\":[%lld]}",
+		 i, (long long)a->user_id, (long long)G.queue_id);
+	struct bench_resp ar;
+	int arc = http_do("POST", "/api/v1/agents", G.admin_token, body, &ar);
+	if (arc || ar.status != 201) {
+		snprintf(a->err, sizeof(a->err), "POST /agents: %d %.100s",
+			 arc ? -1 : ar.status, ar.body ? ar.body : "");
+		bench_resp_free(&ar);
+		return;
+	}
+	a->agent_id = json_int_of(&ar, "id");
+	bench_resp_free(&ar);
+	a->ok = 1;
+}
+
 static void setup_template(int nagents)
 {
 	G.nagents = nagents;
@@ -548,70 +587,8 @@ static void setup_template(int nagents)
 	G.queue_id = json_int_of(&r, "id");
 	bench_resp_free(&r);
 
-	pid_t helpers[SETUP_HELPERS];
-	for (int h = 0; h < SETUP_HELPERS; h++) {
-		pid_t pid = fork();
-		if (pid < 0)
-			fail("fork: %s", strerror(errno));
-		if (pid == 0) {
-			G.is_helper = true;
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			for (int i = h; i < nagents && !bench_stop; i += SETUP_HELPERS) {
-				struct agent *a = &G.agents[i];
-				char u[32], body[400];
-				agent_name(i, u, sizeof(u));
-				snprintf(body, sizeof(body),
-					 "{\"username\":\"%s\",\"role\":\"agent\",\"display_name\":\"Agent "
-					 "%d\",\"password\":\"" AGENT_PASSWORD "\"}",
-					 u, i);
-				struct bench_resp ur;
-				int urc = http_do("POST", "/api/v1/users", G.admin_token, body, &ur);
-				if (urc || ur.status != 201) {
-					snprintf(a->err, sizeof(a->err), "POST /users: %d %.100s",
-						 urc ? -1 : ur.status, ur.body ? ur.body : "");
-					bench_resp_free(&ur);
-					continue;
-				}
-				a->user_id = json_int_of(&ur, "id");
-				bench_resp_free(&ur);
-				snprintf(body, sizeof(body),
-					 "{\"name\":\"Agent %d\",\"user_id\":%lld,\"capacity\":{\"voice\":1},"
-					 "\"queues\":[%lld]}",
-					 i, (long long)a->user_id, (long long)G.queue_id);
-				struct bench_resp ar;
-				int arc = http_do("POST", "/api/v1/agents", G.admin_token, body, &ar);
-				if (arc || ar.status != 201) {
-					snprintf(a->err, sizeof(a->err), "POST /agents: %d %.100s",
-						 arc ? -1 : ar.status, ar.body ? ar.body : "");
-					bench_resp_free(&ar);
-					continue;
-				}
-				a->agent_id = json_int_of(&ar, "id");
-				bench_resp_free(&ar);
-				a->ok = 1;
-			}
-			_exit(0);
-		}
-		helpers[h] = pid;
-	}
-	double limit = 120.0 + 0.2 * nagents;
-	int left = SETUP_HELPERS;
-	while (left > 0) {
-		for (int h = 0; h < SETUP_HELPERS; h++)
-			if (helpers[h] > 0 && waitpid(helpers[h], NULL, WNOHANG) == helpers[h]) {
-				helpers[h] = 0;
-				left--;
-			}
-		if (left && (bench_now_s() - t0 > limit || bench_stop)) {
-			for (int h = 0; h < SETUP_HELPERS; h++)
-				if (helpers[h] > 0) {
-					kill(helpers[h], SIGKILL);
-					waitpid(helpers[h], NULL, 0);
-				}
-			break;
-		}
-		bench_sleep_s(0.05);
-	}
+	(void)bench_fork_each(SETUP_HELPERS, nagents, 120.0 + 0.2 * nagents, &G.is_helper, setup_agent,
+			      NULL);
 	int ok = 0;
 	const char *first_err = NULL;
 	for (int i = 0; i < nagents; i++) {
